@@ -1,0 +1,54 @@
+package dev.titan.app;
+
+import dev.titan.core.config.ClusterConfig;
+import dev.titan.core.config.ConfigException;
+import dev.titan.core.config.ConfigLoader;
+import dev.titan.core.config.TitanConfig;
+import dev.titan.core.endpoint.AddressList;
+import dev.titan.core.endpoint.EndpointSource;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code titan check}: validates a configuration and its endpoint lists, printing every problem. */
+@Command(name = "check", mixinStandardHelpOptions = true, description = "Validate a configuration file or directory and print every problem.")
+final class CheckCommand implements Callable<Integer> {
+    @Option(names = {"-c", "--config"}, required = true, description = "Configuration file or directory.")
+    Path config;
+
+    @Override
+    public Integer call() {
+        TitanConfig cfg;
+        try {
+            cfg = new ConfigLoader().load(config);
+        } catch (ConfigException e) {
+            printProblems(e.problems());
+            return Main.EXIT_CONFIG;
+        }
+        List<String> problems = new ArrayList<>();
+        long addresses = 0;
+        for (ClusterConfig cc : cfg.clusters().values()) {
+            try {
+                AddressList l = new EndpointSource(cc.provider(), cc.defaultRemotePort()).load();
+                addresses += l.size();
+            } catch (ConfigException e) {
+                e.problems().forEach(p -> problems.add("clusters." + cc.name() + ": " + p));
+            }
+        }
+        if (!problems.isEmpty()) {
+            printProblems(problems);
+            return Main.EXIT_CONFIG;
+        }
+        System.out.printf("%s: OK (%d listeners, %d clusters, %d endpoint addresses)%n", config, cfg.listeners().size(),
+                cfg.clusters().size(), addresses);
+        return Main.EXIT_OK;
+    }
+
+    static void printProblems(List<String> problems) {
+        System.err.println("invalid configuration (" + problems.size() + (problems.size() == 1 ? " problem):" : " problems):"));
+        problems.forEach(p -> System.err.println("  - " + p));
+    }
+}

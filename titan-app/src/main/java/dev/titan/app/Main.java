@@ -1,0 +1,47 @@
+package dev.titan.app;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code titan} command. */
+@Command(name = "titan",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Titan: L4 forwarder over scored endpoints (L7 gateway, tunnel and overlay come in later releases).",
+        subcommands = {RunCommand.class, CheckCommand.class, StatusCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        footerHeading = "%nExit codes:%n",
+        footer = {"  0  success", "  1  runtime failure (e.g. a port cannot be bound, status unreachable)",
+                "  2  invalid configuration or command line",
+                "%nSignals (titan run): SIGINT/SIGTERM stop gracefully (stop accepting, drain up to drain_timeout);",
+                "SIGHUP reloads the configuration (an invalid one is refused and the running one stays)."})
+public final class Main implements Runnable {
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_CONFIG = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    static int execute(String... args) {
+        return new CommandLine(new Main()).setExitCodeExceptionMapper(e -> EXIT_FAILURE).execute(args);
+    }
+
+    /** The version from the jar manifest, or "dev" when run from classes. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"titan " + (v == null ? "0.1.0-SNAPSHOT" : v),
+                    "JVM " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")"};
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package dev.titan.app;
+
+import dev.titan.core.config.ConfigException;
+import dev.titan.core.config.ConfigLoader;
+import dev.titan.core.config.TitanConfig;
+import dev.titan.core.engine.Engine;
+import dev.titan.core.net.Transport;
+import dev.titan.core.time.Clock;
+import dev.titan.l4.L4Listeners;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+/**
+ * Runs one engine for the life of the process: starts it, reloads on SIGHUP and when the
+ * configuration changes on disk, and stops gracefully on SIGINT/SIGTERM.
+ */
+final class Runner {
+    private static final Logger log = LoggerFactory.getLogger(Runner.class);
+
+    private final Path configPath;
+    private final boolean watch;
+    private TitanConfig config;
+    private Engine engine;
+    private Transport transport;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "titan-config-watch");
+        t.setDaemon(true);
+        return t;
+    });
+    private Map<Path, FileTime> stamps = Map.of();
+
+    Runner(Path configPath, TitanConfig config, boolean watch) {
+        this.configPath = configPath;
+        this.config = config;
+        this.watch = watch;
+    }
+
+    Engine engine() {
+        return engine;
+    }
+
+    /** Starts the engine; returns false (after logging why) if it could not start. */
+    boolean start() {
+        LoggingSetup.apply(config.logging());
+        transport = Transport.create(config.transport().type(), config.transport().workerThreads());
+        engine = new Engine(transport, L4Listeners.factories(), Clock.SYSTEM);
+        try {
+            engine.start(config);
+        } catch (ConfigException e) {
+            log.error("{}", e.getMessage());
+            transport.close();
+            return false;
+        } catch (RuntimeException e) {
+            log.error("cannot start: {}", e.getMessage());
+            transport.close();
+            return false;
+        }
+        log.info("titan running with {} ({} transport); SIGHUP reloads, SIGINT/SIGTERM stops", configPath, transport.kind());
+        stamps = stamps();
+        if (watch && configPath != null) {
+            watcher.scheduleWithFixedDelay(this::checkFiles, 2, 2, TimeUnit.SECONDS);
+        }
+        return true;
+    }
+
+    int runUntilStopped() {
+        if (!start()) {
+            return Main.EXIT_FAILURE;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "titan-shutdown"));
+        try {
+            Signal.handle(new Signal("HUP"), s -> watcher.execute(() -> reload("SIGHUP")));
+        } catch (IllegalArgumentException e) {
+            log.debug("SIGHUP not available on this platform");
+        }
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return Main.EXIT_OK;
+    }
+
+    synchronized void reload(String why) {
+        if (configPath == null) {
+            return;
+        }
+        TitanConfig next;
+        try {
+            next = new ConfigLoader().load(configPath);
+            engine.reload(next);
+        } catch (ConfigException e) {
+            log.error("reload ({}) refused, the running configuration stays: {}", why, e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            log.error("reload ({}) failed, the running configuration stays: {}", why, e.getMessage());
+            return;
+        }
+        if (!next.logging().equals(config.logging())) {
+            LoggingSetup.apply(next.logging());
+        }
+        config = next;
+        log.info("reloaded ({})", why);
+    }
+
+    private void checkFiles() {
+        Map<Path, FileTime> now = stamps();
+        if (!now.equals(stamps)) {
+            stamps = now;
+            reload("configuration file changed");
+        }
+    }
+
+    private Map<Path, FileTime> stamps() {
+        Map<Path, FileTime> out = new HashMap<>();
+        if (configPath == null) {
+            return out;
+        }
+        try {
+            if (Files.isDirectory(configPath)) {
+                try (Stream<Path> s = Files.list(configPath)) {
+                    for (Path p : s.toList()) {
+                        out.put(p, Files.getLastModifiedTime(p));
+                    }
+                }
+            } else {
+                out.put(configPath, Files.getLastModifiedTime(configPath));
+            }
+        } catch (IOException e) {
+            // a file being replaced; the next check sees it
+        }
+        return out;
+    }
+
+    void stop() {
+        if (stopped.getCount() == 0) {
+            return;
+        }
+        watcher.shutdownNow();
+        log.info("stopping (drain up to {} s)", config.drainTimeout().toSeconds());
+        try {
+            engine.stop(config.drainTimeout());
+        } finally {
+            transport.close();
+            stopped.countDown();
+            log.info("stopped");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.titan.core.engine;
+
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.config.ListenerConfig;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/** A running listener of some protocol, as the engine manages it across reloads. */
+public interface ListenerHandle {
+    /** Binds and starts accepting; throws if the address cannot be bound. */
+    void start();
+
+    /** The bound address (with the real port when the config said 0). */
+    InetSocketAddress boundAddress();
+
+    /** True if {@code next} can be applied without re-binding (same protocol, address and socket options). */
+    boolean canUpdateInPlace(ListenerConfig next);
+
+    /** Applies limits, timeouts and the target cluster of {@code next}; new connections use them. */
+    void update(ListenerConfig next, Cluster cluster);
+
+    /** Stops accepting; established connections continue. */
+    void stopAccepting();
+
+    /** Completes when every connection ended, or closes the rest after {@code timeout}. */
+    CompletableFuture<Void> drain(Duration timeout);
+
+    int activeConnections();
+
+    ListenerConfig config();
+}

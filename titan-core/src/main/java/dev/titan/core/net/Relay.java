@@ -1,0 +1,207 @@
+package dev.titan.core.net;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.time.Duration;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+
+/**
+ * Copies bytes both ways between two connected channels. Backpressure: a side is read only while
+ * the other side is writable, so a slow reader holds at most one write-buffer high-water mark of
+ * data in memory. Half-close: when one side ends its output (FIN), the other side's output is shut
+ * after what was read has been written; the pair closes when both directions are done. Idle: the
+ * pair closes when neither side moved a byte for {@code idleTimeout}.
+ *
+ * <pre>{@code
+ * Relay.start(client, upstream, listener -> ..., Duration.ofMinutes(10), bytes -> counter.add(bytes));
+ * }</pre>
+ * Both channels must have auto-read off and {@link ChannelOption#ALLOW_HALF_CLOSURE} on; the relay
+ * turns reading on. Every buffer read is either written to the peer or released.
+ */
+public final class Relay {
+    private final Channel a;
+    private final Channel b;
+    private final Stats stats;
+    private final long idleNanos;
+    private volatile long lastActivity = System.nanoTime();
+    private ScheduledFuture<?> idleTask;
+
+    /** Receives the relay's byte counts and its end. Called on the channels' event loops. */
+    public interface Stats {
+        void bytesFromA(long n);
+
+        void bytesFromB(long n);
+
+        void closed(Relay relay);
+    }
+
+    private Relay(Channel a, Channel b, Duration idleTimeout, Stats stats) {
+        this.a = a;
+        this.b = b;
+        this.stats = stats;
+        this.idleNanos = idleTimeout.isZero() ? 0 : idleTimeout.toNanos();
+    }
+
+    /**
+     * Starts relaying between {@code a} (usually the client) and {@code b} (the upstream). Bytes
+     * already buffered by handlers ahead of the relay are not the relay's concern: callers write
+     * them before starting.
+     */
+    public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats) {
+        Relay r = new Relay(a, b, idleTimeout, stats);
+        a.pipeline().addLast("relay", r.new Side(b, stats::bytesFromA));
+        b.pipeline().addLast("relay", r.new Side(a, stats::bytesFromB));
+        r.startIdleTimer();
+        // when either closes, close the other once its pending writes are out
+        a.closeFuture().addListener(f -> closeAfterFlush(b));
+        b.closeFuture().addListener(f -> closeAfterFlush(a));
+        a.closeFuture().addListener(f -> r.onClosed());
+        a.read();
+        b.read();
+        return r;
+    }
+
+    private boolean closedReported;
+
+    private void onClosed() {
+        b.closeFuture().addListener(f -> {
+            synchronized (this) {
+                if (closedReported) {
+                    return;
+                }
+                closedReported = true;
+            }
+            if (idleTask != null) {
+                idleTask.cancel(false);
+            }
+            stats.closed(this);
+        });
+    }
+
+    private void startIdleTimer() {
+        if (idleNanos == 0) {
+            return;
+        }
+        long period = Math.max(TimeUnit.MILLISECONDS.toNanos(50), idleNanos / 4);
+        idleTask = a.eventLoop().scheduleAtFixedRate(() -> {
+            if (System.nanoTime() - lastActivity >= idleNanos) {
+                a.close();
+                b.close();
+            }
+        }, period, period, TimeUnit.NANOSECONDS);
+    }
+
+    static void closeAfterFlush(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** The handler on one side: reads from its channel and writes to {@code peer}. */
+    private final class Side extends ChannelInboundHandlerAdapter {
+        private final Channel peer;
+        private final LongConsumer counter;
+        private boolean inputDone;
+
+        Side(Channel peer, LongConsumer counter) {
+            this.peer = peer;
+            this.counter = counter;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf buf) {
+                int n = buf.readableBytes();
+                lastActivity = System.nanoTime();
+                if (n > 0) {
+                    counter.accept(n);
+                }
+                if (!peer.isActive()) {
+                    buf.release();
+                    return;
+                }
+                peer.write(buf, peer.voidPromise());
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            peer.flush();
+            if (peer.isWritable()) {
+                ctx.channel().read();
+            }
+            // else: wait for the peer's writability change to resume
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            // our channel drained: resume reading from the peer
+            if (ctx.channel().isWritable() && peer.isActive()) {
+                peer.read();
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE) {
+                if (inputDone) {
+                    return;
+                }
+                inputDone = true;
+                lastActivity = System.nanoTime();
+                // the other end finished sending: pass the FIN on once the bytes before it are written
+                if (peer instanceof DuplexChannel duplex && peer.isActive()) {
+                    peer.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
+                        if (duplex.isActive()) {
+                            duplex.shutdownOutput();
+                        }
+                        closeIfBothDone(ctx.channel());
+                    });
+                } else {
+                    closeAfterFlush(peer);
+                    ctx.close();
+                }
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        private void closeIfBothDone(Channel self) {
+            if (self instanceof DuplexChannel ds && peer instanceof DuplexChannel dp
+                    && ds.isInputShutdown() && ds.isOutputShutdown() && dp.isInputShutdown() && dp.isOutputShutdown()) {
+                self.close();
+                peer.close();
+            } else if (self instanceof DuplexChannel ds && ds.isInputShutdown() && ds.isOutputShutdown()) {
+                self.close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // resets and timeouts end the pair; they are normal for a proxy and logged at debug
+            Log.debugIo(ctx.channel(), cause);
+            ctx.close();
+        }
+    }
+
+    public Channel a() {
+        return a;
+    }
+
+    public Channel b() {
+        return b;
+    }
+}

@@ -1,0 +1,89 @@
+package dev.titan.core.net;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The I/O transport of a Titan process: one event-loop group (one loop per core by default) and the
+ * channel classes that go with it. epoll on Linux unless told otherwise, NIO elsewhere.
+ */
+public final class Transport implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Transport.class);
+
+    /** Which implementation to use. */
+    public enum Kind { EPOLL, NIO }
+
+    private final Kind kind;
+    private final EventLoopGroup group;
+
+    private Transport(Kind kind, int threads) {
+        this.kind = kind;
+        IoHandlerFactory factory = kind == Kind.EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        this.group = new MultiThreadIoEventLoopGroup(n, new DefaultThreadFactory("titan-" + kind.name().toLowerCase(Locale.ROOT), true),
+                factory);
+    }
+
+    /** {@code type} is auto, epoll or nio; {@code threads} 0 means one per core. */
+    public static Transport create(String type, int threads) {
+        Kind kind = switch (type) {
+            case "nio" -> Kind.NIO;
+            case "epoll" -> {
+                if (!Epoll.isAvailable()) {
+                    throw new IllegalStateException("transport.type is epoll but epoll is unavailable: " + Epoll.unavailabilityCause());
+                }
+                yield Kind.EPOLL;
+            }
+            default -> Epoll.isAvailable() ? Kind.EPOLL : Kind.NIO;
+        };
+        log.debug("transport {} with {} threads", kind, threads);
+        return new Transport(kind, threads);
+    }
+
+    public static Transport create(Kind kind, int threads) {
+        return create(kind.name().toLowerCase(Locale.ROOT), threads);
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public EventLoopGroup group() {
+        return group;
+    }
+
+    public Class<? extends Channel> socketChannel() {
+        return kind == Kind.EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    public Class<? extends ServerChannel> serverChannel() {
+        return kind == Kind.EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    }
+
+    public Class<? extends DatagramChannel> datagramChannel() {
+        return kind == Kind.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class;
+    }
+
+    @Override
+    public void close() {
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

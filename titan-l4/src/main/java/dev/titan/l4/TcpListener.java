@@ -1,0 +1,242 @@
+package dev.titan.l4;
+
+import dev.titan.core.balance.Hashing;
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.config.HostPort;
+import dev.titan.core.config.ListenerConfig;
+import dev.titan.core.engine.ListenerHandle;
+import dev.titan.core.metrics.TitanMetrics;
+import dev.titan.core.net.Connector;
+import dev.titan.core.net.Relay;
+import dev.titan.core.net.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A TCP listener that forwards every accepted connection to an endpoint of its cluster: accept,
+ * check limits, connect through the cluster (pool, balancer, retries), then relay both ways.
+ * Reading from the client starts only once the upstream is connected, so early client bytes wait
+ * in the kernel, not in memory.
+ */
+public final class TcpListener implements ListenerHandle {
+    private static final Logger log = LoggerFactory.getLogger(TcpListener.class);
+
+    private final Transport transport;
+    private final TitanMetrics.ListenerMeters meters;
+    private volatile ListenerConfig config;
+    private volatile Cluster cluster;
+    private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final AtomicInteger active = new AtomicInteger();
+    private final ConcurrentHashMap<InetAddress, AtomicInteger> perIp = new ConcurrentHashMap<>();
+    private Channel server;
+
+    public TcpListener(ListenerConfig config, Cluster cluster, Transport transport, TitanMetrics.ListenerMeters meters) {
+        this.config = config;
+        this.cluster = cluster;
+        this.transport = transport;
+        this.meters = meters;
+    }
+
+    @Override
+    public void start() {
+        ListenerConfig c = config;
+        ServerBootstrap b = new ServerBootstrap()
+                .group(transport.group())
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, c.backlog())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, c.tcpNoDelay())
+                .childOption(ChannelOption.SO_KEEPALIVE, c.tcpKeepAlive())
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast("forward", new Forward());
+                    }
+                });
+        if (c.reusePort() && transport.kind() == Transport.Kind.EPOLL) {
+            b.option(EpollChannelOption.SO_REUSEPORT, true);
+        }
+        try {
+            server = b.bind(c.listenAddr()).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            throw new IllegalStateException("listener " + c.name() + ": cannot listen on " + HostPort.format(c.listenAddr()) + ": "
+                    + e.getMessage(), e);
+        }
+        log.info("listener {} (tcp) on {} -> cluster {}", c.name(), HostPort.format(boundAddress()), c.cluster());
+    }
+
+    @Override
+    public InetSocketAddress boundAddress() {
+        return server == null ? config.listenAddr() : (InetSocketAddress) server.localAddress();
+    }
+
+    @Override
+    public boolean canUpdateInPlace(ListenerConfig next) {
+        ListenerConfig c = config;
+        return next.protocol().equals(c.protocol()) && next.listenAddr().equals(c.listenAddr()) && next.backlog() == c.backlog()
+                && next.reusePort() == c.reusePort();
+    }
+
+    @Override
+    public void update(ListenerConfig next, Cluster cluster) {
+        this.config = next;
+        this.cluster = cluster;
+    }
+
+    @Override
+    public void stopAccepting() {
+        if (server != null) {
+            server.close().syncUninterruptibly();
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> drain(Duration timeout) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        if (connections.isEmpty()) {
+            done.complete(null);
+            return done;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Runnable[] check = new Runnable[1];
+        check[0] = () -> {
+            if (connections.isEmpty()) {
+                done.complete(null);
+            } else if (System.nanoTime() - deadline >= 0) {
+                log.info("listener {}: closing {} connections still open after drain timeout", config.name(), connections.size());
+                connections.close().addListener(f -> done.complete(null));
+            } else {
+                GlobalEventExecutor.INSTANCE.schedule(check[0], 50, TimeUnit.MILLISECONDS);
+            }
+        };
+        check[0].run();
+        return done;
+    }
+
+    @Override
+    public int activeConnections() {
+        return active.get();
+    }
+
+    @Override
+    public ListenerConfig config() {
+        return config;
+    }
+
+    /** Admits a client (limits), connects upstream, and hands both to a {@link Relay}. */
+    private final class Forward extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            Channel client = ctx.channel();
+            ListenerConfig c = config;
+            meters.newConnections.increment();
+            InetAddress ip = ((InetSocketAddress) client.remoteAddress()).getAddress();
+            if (!admit(client, ip, c)) {
+                return;
+            }
+            long start = System.nanoTime();
+            Cluster cl = cluster;
+            cl.connect(client.eventLoop(), Hashing.hash(ip)).addListener(f -> {
+                if (!f.isSuccess()) {
+                    meters.error(f.cause() instanceof Cluster.NoEndpointException ? "no_endpoint" : "connect");
+                    log.debug("listener {}: no upstream for {}: {}", c.name(), client.remoteAddress(), f.cause().toString());
+                    client.close();
+                    return;
+                }
+                Cluster.Connection up = (Cluster.Connection) f.getNow();
+                if (!client.isActive()) {
+                    release(up);
+                    up.channel().close();
+                    return;
+                }
+                cl.opened(up);
+                ctx.pipeline().remove(this);
+                connections.add(up.channel());
+                ByteBuf early = up.early();
+                if (early != null) {
+                    client.writeAndFlush(early);
+                }
+                Relay.start(client, up.channel(), c.idleTimeout(), new Relay.Stats() {
+                    @Override
+                    public void bytesFromA(long n) {
+                        meters.bytesUpstream.increment(n);
+                    }
+
+                    @Override
+                    public void bytesFromB(long n) {
+                        meters.bytesDownstream.increment(n);
+                    }
+
+                    @Override
+                    public void closed(Relay relay) {
+                        meters.recordDuration(System.nanoTime() - start);
+                    }
+                });
+            });
+        }
+
+        private void release(Cluster.Connection up) {
+            if (up.early() != null) {
+                up.early().release();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    private boolean admit(Channel client, InetAddress ip, ListenerConfig c) {
+        int now = active.incrementAndGet();
+        if (c.maxConnections() > 0 && now > c.maxConnections()) {
+            active.decrementAndGet();
+            meters.error("limit");
+            client.close();
+            return false;
+        }
+        AtomicInteger count = null;
+        if (c.maxConnectionsPerIp() > 0) {
+            count = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
+            if (count.incrementAndGet() > c.maxConnectionsPerIp()) {
+                count.decrementAndGet();
+                active.decrementAndGet();
+                meters.error("limit");
+                client.close();
+                return false;
+            }
+        }
+        AtomicInteger ipCount = count;
+        meters.active.incrementAndGet();
+        connections.add(client);
+        client.closeFuture().addListener(f -> {
+            active.decrementAndGet();
+            meters.active.decrementAndGet();
+            if (ipCount != null && ipCount.decrementAndGet() == 0) {
+                perIp.remove(ip, ipCount);
+            }
+        });
+        return true;
+    }
+}
