@@ -16,32 +16,36 @@ final class PeakEwmaBalancer implements Balancer {
         if (n == 0) {
             return null;
         }
-        ThreadLocalRandom rnd = ThreadLocalRandom.current();
-        Endpoint a = null;
-        Endpoint b = null;
-        for (int tries = 0; tries < 4 && (a == null || b == null); tries++) {
-            Endpoint e = candidates.get(rnd.nextInt(n));
-            if (!ctx.allowed(e)) {
-                continue;
-            }
-            if (a == null) {
-                a = e;
-            } else if (e != a) {
-                b = e;
-            }
+        if (n == 1) {
+            Endpoint only = candidates.get(0);
+            return ctx.allowed(only) ? only : null;
         }
-        if (a == null) {
-            for (Endpoint e : candidates) {
-                if (ctx.allowed(e)) {
-                    return e;
+        // two distinct candidates, uniformly
+        ThreadLocalRandom rnd = ThreadLocalRandom.current();
+        int i = rnd.nextInt(n);
+        int j = rnd.nextInt(n - 1);
+        if (j >= i) {
+            j++;
+        }
+        Endpoint a = candidates.get(i);
+        Endpoint b = candidates.get(j);
+        long now = ctx.nowNanos();
+        if (ctx.allowed(a) && ctx.allowed(b)) {
+            return cost(a, now) <= cost(b, now) ? a : b;
+        }
+        // a retry excluded one of them: the cheapest allowed candidate
+        Endpoint best = null;
+        double bestCost = Double.MAX_VALUE;
+        for (Endpoint e : candidates) {
+            if (ctx.allowed(e)) {
+                double c = cost(e, now);
+                if (c < bestCost) {
+                    best = e;
+                    bestCost = c;
                 }
             }
-            return null;
         }
-        if (b == null) {
-            return a;
-        }
-        return cost(a, ctx.nowNanos()) <= cost(b, ctx.nowNanos()) ? a : b;
+        return best;
     }
 
     static double cost(Endpoint e, long now) {
