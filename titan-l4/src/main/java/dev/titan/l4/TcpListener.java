@@ -63,6 +63,7 @@ public final class TcpListener implements ListenerHandle {
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, c.backlog())
                 .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, c.tcpNoDelay())
@@ -94,7 +95,7 @@ public final class TcpListener implements ListenerHandle {
     @Override
     public boolean canUpdateInPlace(ListenerConfig next) {
         ListenerConfig c = config;
-        return next.protocol().equals(c.protocol()) && next.listenAddr().equals(c.listenAddr()) && next.backlog() == c.backlog()
+        return next.protocol().equals(c.protocol()) && sameAddress(next) && next.backlog() == c.backlog()
                 && next.reusePort() == c.reusePort();
     }
 

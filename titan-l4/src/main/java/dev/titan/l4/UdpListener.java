@@ -1,8 +1,6 @@
 package dev.titan.l4;
 
 import dev.titan.core.balance.Hashing;
-import dev.titan.core.balance.Balancer;
-import dev.titan.core.balance.PickContext;
 import dev.titan.core.cluster.Cluster;
 import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.config.HostPort;
@@ -88,7 +86,7 @@ public final class UdpListener implements ListenerHandle {
 
     @Override
     public boolean canUpdateInPlace(ListenerConfig next) {
-        return next.protocol().equals(config.protocol()) && next.listenAddr().equals(config.listenAddr());
+        return next.protocol().equals(config.protocol()) && sameAddress(next);
     }
 
     @Override
@@ -204,20 +202,7 @@ public final class UdpListener implements ListenerHandle {
     }
 
     private Endpoint pick(InetSocketAddress client) {
-        Cluster c = cluster;
-        java.util.List<Endpoint> active = c.active();
-        return active.isEmpty() ? null : balancerFor(c).pick(active, new PickContext(Hashing.hash(client.getAddress()), null, System.nanoTime()));
-    }
-
-    private Cluster balancerCluster;
-    private Balancer balancer;
-
-    private Balancer balancerFor(Cluster c) {
-        if (c != balancerCluster || balancer == null) {
-            balancer = Balancer.create(c.config().balancer());
-            balancerCluster = c;
-        }
-        return balancer;
+        return cluster.pick(Hashing.hash(client.getAddress()), null);
     }
 
     /** One client's flow: a connected socket to its endpoint and the reply path. */

@@ -470,6 +470,25 @@ public final class Cluster implements AutoCloseable {
     }
 
     /**
+     * Chooses an endpoint for a new connection or flow: the balancer over the active set less
+     * ejected endpoints, or over the fallback list while there is none; null if nothing is left
+     * after {@code exclude}. Counts the pick.
+     */
+    public Endpoint pick(long hashKey, Set<Endpoint> exclude) {
+        PickContext ctx = new PickContext(hashKey, exclude, clock.nanos());
+        List<Endpoint> candidates = routable;
+        Endpoint e = candidates.isEmpty() ? null : balancer.pick(candidates, ctx);
+        if (e == null) {
+            List<Endpoint> fb = fallback;
+            e = fb.isEmpty() ? null : balancer.pick(fb, ctx);
+        }
+        if (e != null) {
+            stats.picked(e);
+        }
+        return e;
+    }
+
+    /**
      * Connects to an endpoint chosen by the balancer, on {@code loop}. A connect that fails (before
      * any byte was sent) is retried on another endpoint up to {@code connect_attempts} times.
      */
@@ -484,21 +503,13 @@ public final class Cluster implements AutoCloseable {
             promise.tryFailure(new IllegalStateException("cluster " + name + " is closed"));
             return;
         }
-        long now = clock.nanos();
-        PickContext ctx = new PickContext(hashKey, tried, now);
-        List<Endpoint> candidates = routable;
-        Endpoint e = candidates.isEmpty() ? null : balancer.pick(candidates, ctx);
-        if (e == null) {
-            List<Endpoint> fb = fallback;
-            e = fb.isEmpty() ? null : balancer.pick(fb, ctx);
-        }
+        Endpoint e = pick(hashKey, tried);
         if (e == null) {
             stats.noEndpoint();
             promise.tryFailure(last != null ? last : new NoEndpointException(name));
             return;
         }
         Endpoint chosen = e;
-        stats.picked(chosen);
         EndpointPool pool = poolView.get(chosen);
         EndpointPool.Lease lease = pool == null ? null : pool.acquire(loop);
         if (lease != null) {
@@ -649,18 +660,25 @@ public final class Cluster implements AutoCloseable {
     public void close() {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Runnable shut = () -> {
-            closed = true;
-            cancelTasks();
-            pools.values().forEach(EndpointPool::close);
-            pools.clear();
-            poolView = Map.of();
-            done.complete(null);
+            try {
+                closed = true;
+                cancelTasks();
+                pools.values().forEach(EndpointPool::close);
+                pools.clear();
+                poolView = Map.of();
+            } finally {
+                done.complete(null);
+            }
         };
         if (control.inEventLoop()) {
             shut.run();
         } else if (!control.isShuttingDown()) {
             control.execute(shut);
-            done.join();
+            try {
+                done.get(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log.warn("cluster {}: close did not finish in 5 s", name, e);
+            }
         }
         blocking.shutdownNow();
     }

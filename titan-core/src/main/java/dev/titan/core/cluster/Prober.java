@@ -19,7 +19,8 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Active health probes. {@code tcp}: the time to complete a TCP connect. {@code http}: connect, send
+ * Active health probes. {@code none}: no check, every endpoint passes (for UDP services, whose
+ * health shows only in real traffic). {@code tcp}: the time to complete a TCP connect. {@code http}: connect, send
  * {@code GET path}, and wait for a status line in the expected range; the sample is the time to the
  * status line, so a backend that accepts quickly but answers slowly scores as slow.
  */
@@ -38,6 +39,10 @@ public final class Prober {
 
     public Promise<Result> probe(InetSocketAddress address, ClusterConfig.Probing config, Duration timeout, EventLoop loop) {
         Promise<Result> promise = loop.newPromise();
+        if (config.type().equals("none")) {
+            // no active checks (UDP services, or endpoints judged by real traffic only): always passing
+            return promise.setSuccess(new Result(true, 0, null));
+        }
         long start = clock.nanos();
         ChannelFuture cf = connector.connect(address, loop, timeout);
         ScheduledFuture<?> deadline = loop.schedule(() -> {

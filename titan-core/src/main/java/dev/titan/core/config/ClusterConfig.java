@@ -123,7 +123,7 @@ public record ClusterConfig(
     }
 
     private static Probing readProbing(ConfigNode n) {
-        String type = n.choice("type", "tcp", List.of("tcp", "http"));
+        String type = n.choice("type", "tcp", List.of("tcp", "http", "none"));
         Duration interval = n.duration("interval", Duration.ofSeconds(15), Duration.ofMillis(10));
         Duration timeout = n.duration("timeout", Duration.ofSeconds(1), Duration.ofMillis(1));
         int count = n.integer("probe_candidate_count", 10, 1, 100_000);

@@ -27,6 +27,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -53,7 +54,11 @@ public final class Engine implements AutoCloseable {
     private final Map<String, Cluster> clusters = new LinkedHashMap<>();
     private final Map<String, ListenerHandle> listeners = new LinkedHashMap<>();
     private final Map<String, TitanMetrics.ListenerMeters> listenerMeters = new HashMap<>();
-    private TitanConfig config;
+    private volatile TitanConfig config;
+    // immutable views for code on event loops, which must never take the engine's lock: reload holds
+    // it while it waits for cluster control loops
+    private volatile Map<String, Cluster> clusterView = Map.of();
+    private volatile Map<String, ListenerHandle> listenerView = Map.of();
     private HttpService metricsHttp;
     private HttpService adminHttp;
     private ScheduledFuture<?> labelTask;
@@ -73,16 +78,21 @@ public final class Engine implements AutoCloseable {
         return transport;
     }
 
-    public synchronized Map<String, Cluster> clusters() {
-        return Map.copyOf(clusters);
+    public Map<String, Cluster> clusters() {
+        return clusterView;
     }
 
-    public synchronized ListenerHandle listener(String name) {
-        return listeners.get(name);
+    public ListenerHandle listener(String name) {
+        return listenerView.get(name);
     }
 
-    public synchronized TitanConfig config() {
+    public TitanConfig config() {
         return config;
+    }
+
+    private void publishViews() {
+        clusterView = Map.copyOf(clusters);
+        listenerView = Collections.unmodifiableMap(new LinkedHashMap<>(listeners));
     }
 
     public InetSocketAddress metricsAddress() {
@@ -110,6 +120,7 @@ public final class Engine implements AutoCloseable {
                 h.start();
                 listeners.put(lc.name(), h);
             }
+            publishViews();
             startHttp(config);
             labelTask = transport.group().next().scheduleAtFixedRate(this::refreshLabels, 0, 5, TimeUnit.SECONDS);
         } catch (RuntimeException e) {
@@ -203,16 +214,14 @@ public final class Engine implements AutoCloseable {
         return CompletableFuture.allOf(parts.values().toArray(new CompletableFuture[0])).thenApply(v -> {
             ObjectNode root = JSON.createObjectNode();
             ArrayNode ls = root.putArray("listeners");
-            synchronized (this) {
-                listeners.forEach((n, h) -> {
-                    ObjectNode l = ls.addObject();
-                    l.put("name", n);
-                    l.put("protocol", h.config().protocol());
-                    l.put("address", HostPort.format(h.boundAddress()));
-                    l.put("cluster", h.config().cluster());
-                    l.put("active_connections", h.activeConnections());
-                });
-            }
+            listenerView.forEach((n, h) -> {
+                ObjectNode l = ls.addObject();
+                l.put("name", n);
+                l.put("protocol", h.config().protocol());
+                l.put("address", HostPort.format(h.boundAddress()));
+                l.put("cluster", h.config().cluster());
+                l.put("active_connections", h.activeConnections());
+            });
             ArrayNode arr = root.putArray("clusters");
             parts.forEach((n, f) -> {
                 Cluster c = cs.get(n);
@@ -293,7 +302,7 @@ public final class Engine implements AutoCloseable {
                 if (old != null && old.canUpdateInPlace(lc)) {
                     continue;
                 }
-                if (old != null && old.config().listenAddr().equals(lc.listenAddr())) {
+                if (old != null && old.sameAddress(lc)) {
                     continue; // same address, different socket options: re-bound below after the old one closes
                 }
                 TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
@@ -347,6 +356,7 @@ public final class Engine implements AutoCloseable {
                 metrics.unbindCluster(name);
             }
         }
+        publishViews();
         restartHttpIfChanged(next);
         this.config = next;
         log.info("configuration reloaded: {} listeners, {} clusters", listeners.size(), clusters.size());
@@ -386,7 +396,7 @@ public final class Engine implements AutoCloseable {
                 return;
             }
             stopping = true;
-            ls = new ArrayList<>(listeners.values());
+            ls = new ArrayList<>(listenerView.values());
         }
         ls.forEach(ListenerHandle::stopAccepting);
         long active = ls.stream().mapToInt(ListenerHandle::activeConnections).sum();
@@ -406,6 +416,7 @@ public final class Engine implements AutoCloseable {
         listeners.clear();
         clusters.values().forEach(Cluster::close);
         clusters.clear();
+        publishViews();
         closeHttp();
     }
 

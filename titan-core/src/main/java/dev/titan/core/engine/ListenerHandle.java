@@ -28,5 +28,10 @@ public interface ListenerHandle {
 
     int activeConnections();
 
+    /** True if {@code next} listens where this listener does (a configured port 0 matches the port it got). */
+    default boolean sameAddress(ListenerConfig next) {
+        return next.listenAddr().equals(config().listenAddr()) || next.listenAddr().equals(boundAddress());
+    }
+
     ListenerConfig config();
 }

@@ -16,6 +16,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -181,31 +182,34 @@ public final class EndpointPool {
         long now = clock.nanos();
         long maxIdle = c.idleTimeout().toNanos();
         int excess = idleCount() - target;
+        List<Pooled> drop = new java.util.ArrayList<>();
         synchronized (idle) {
             for (Iterator<Pooled> it = idle.iterator(); it.hasNext(); ) {
                 Pooled p = it.next();
                 boolean stale = now - p.since >= maxIdle;
                 if (stale || excess > 0 || !p.channel.isActive()) {
                     it.remove();
-                    p.channel.close();
+                    drop.add(p);
                     if (!stale) {
                         excess--;
                     }
                 }
             }
         }
+        drop.forEach(p -> p.channel.close());
         refill();
     }
 
     /** Closes every idle connection and stops refilling; connections in use are not touched. */
     public void close() {
         closed = true;
+        List<Pooled> all;
         synchronized (idle) {
-            for (Pooled p : idle) {
-                p.channel.close();
-            }
+            all = List.copyOf(idle);
             idle.clear();
         }
+        // outside the lock and the iteration: a close runs the channel's listeners at once on its own loop
+        all.forEach(p -> p.channel.close());
     }
 
     public int idleCount() {

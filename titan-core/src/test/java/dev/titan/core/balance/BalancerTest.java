@@ -149,10 +149,13 @@ class BalancerTest {
         Balancer b = create("consistent_hash");
         int moved = 0;
         int keys = 20_000;
-        for (long key = 0; key < keys; key++) {
-            long k = Hashing.mix(key);
-            Endpoint was = b.pick(before, ctx(k));
-            Endpoint now = b.pick(remaining, ctx(k));
+        Endpoint[] owners = new Endpoint[keys];
+        for (int key = 0; key < keys; key++) {
+            owners[key] = b.pick(before, ctx(Hashing.mix(key)));
+        }
+        for (int key = 0; key < keys; key++) {
+            Endpoint was = owners[key];
+            Endpoint now = b.pick(remaining, ctx(Hashing.mix(key)));
             if (was != gone) {
                 assertThat(now).as("a key whose endpoint stayed keeps it").isEqualTo(was);
             } else {
@@ -171,9 +174,12 @@ class BalancerTest {
         List<Endpoint> remaining = List.copyOf(after);
         Balancer b = create("ip_hash");
         int moved = 0;
-        for (long key = 0; key < 10_000; key++) {
-            long k = Hashing.mix(key);
-            if (b.pick(before, ctx(k)) != b.pick(remaining, ctx(k))) {
+        Endpoint[] owners = new Endpoint[10_000];
+        for (int key = 0; key < owners.length; key++) {
+            owners[key] = b.pick(before, ctx(Hashing.mix(key)));
+        }
+        for (int key = 0; key < owners.length; key++) {
+            if (owners[key] != b.pick(remaining, ctx(Hashing.mix(key)))) {
                 moved++;
             }
         }

@@ -47,6 +47,14 @@ public final class LeakGuard implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        List<String> leaks = collectLeaks();
+        if (!leaks.isEmpty()) {
+            throw new AssertionError("Netty reported leaked buffers in " + context.getDisplayName() + ":\n" + String.join("\n\n", leaks));
+        }
+    }
+
+    /** Makes the detector look for collected, unreleased buffers now, and returns (and forgets) what it reported. */
+    static List<String> collectLeaks() throws InterruptedException {
         // leaks are found when a collected buffer's reference is polled, which happens on allocation
         for (int i = 0; i < 3; i++) {
             System.gc();
@@ -58,10 +66,8 @@ public final class LeakGuard implements BeforeAllCallback, AfterAllCallback {
                 h.release();
             }
         }
-        if (!LEAKS.isEmpty()) {
-            String report = String.join("\n\n", LEAKS);
-            LEAKS.clear();
-            throw new AssertionError("Netty reported leaked buffers in " + context.getDisplayName() + ":\n" + report);
-        }
+        List<String> out = List.copyOf(LEAKS);
+        LEAKS.clear();
+        return out;
     }
 }

@@ -121,6 +121,11 @@ public final class TestServers {
         return new TcpServer(name, bind, TestServers::echoLoop);
     }
 
+    /** The echo loop, for handlers that first do something else. */
+    public static void echoLoopPublic(Socket s) throws IOException {
+        echoLoop(s);
+    }
+
     static void echoLoop(Socket s) throws IOException {
         s.setTcpNoDelay(true);
         InputStream in = s.getInputStream();

@@ -1,0 +1,18 @@
+package dev.titan.l4;
+
+import dev.titan.core.net.Transport;
+import io.netty.channel.epoll.Epoll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+
+class EpollForwarderTest extends ForwarderTestBase {
+    @BeforeAll
+    static void needsEpoll() {
+        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll is not available here");
+    }
+
+    @Override
+    Transport.Kind kind() {
+        return Transport.Kind.EPOLL;
+    }
+}
