@@ -32,7 +32,7 @@ public final class Main implements Runnable {
     }
 
     static int execute(String... args) {
-        return new CommandLine(new Main()).setExitCodeExceptionMapper(e -> EXIT_FAILURE).execute(args);
+        return new CommandLine(new Main()).execute(args);
     }
 
     /** The version from the jar manifest, or "dev" when run from classes. */

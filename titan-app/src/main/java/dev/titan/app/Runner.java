@@ -80,19 +80,34 @@ final class Runner {
         if (!start()) {
             return Main.EXIT_FAILURE;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "titan-shutdown"));
-        try {
-            Signal.handle(new Signal("HUP"), s -> watcher.execute(() -> reload("SIGHUP")));
-        } catch (IllegalArgumentException e) {
-            log.debug("SIGHUP not available on this platform");
-        }
+        Thread hook = new Thread(this::stop, "titan-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        handle("HUP", () -> watcher.execute(() -> reload("SIGHUP")));
+        // SIGINT and SIGTERM stop gracefully and exit 0, rather than the JVM's 130/143
+        Runnable graceful = () -> Thread.ofPlatform().name("titan-stop").start(this::stop);
+        handle("INT", graceful);
+        handle("TERM", graceful);
         try {
             stopped.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // already shutting down
+        }
         return Main.EXIT_OK;
     }
+
+    private static void handle(String signal, Runnable action) {
+        try {
+            Signal.handle(new Signal(signal), s -> action.run());
+        } catch (IllegalArgumentException e) {
+            log.debug("SIG{} not available on this platform", signal);
+        }
+    }
+
 
     synchronized void reload(String why) {
         if (configPath == null) {
@@ -145,7 +160,7 @@ final class Runner {
         return out;
     }
 
-    void stop() {
+    synchronized void stop() {
         if (stopped.getCount() == 0) {
             return;
         }

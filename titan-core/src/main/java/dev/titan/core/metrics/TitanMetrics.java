@@ -70,9 +70,9 @@ public final class TitanMetrics {
             duration = Timer.builder("titan.connection.duration").description("Lifetime of relayed connections").tags(t)
                     .publishPercentileHistogram(false).register(registry);
             bytesUpstream = Counter.builder("titan.bytes.transferred").description("Bytes relayed").tags(t.and("direction", "upstream"))
-                    .baseUnit("bytes").register(registry);
+                    .register(registry);
             bytesDownstream = Counter.builder("titan.bytes.transferred").description("Bytes relayed").tags(t.and("direction", "downstream"))
-                    .baseUnit("bytes").register(registry);
+                    .register(registry);
         }
 
         /** Counts an error of {@code kind}: connect, no_endpoint, limit, accept. */

@@ -1,0 +1,147 @@
+package dev.titan.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.titan.core.testing.TestServers;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The packaged {@code titan} jar driven as a user drives it: processes, files and signals. */
+class CliEndToEndIT {
+    private static final String JAR = System.getProperty("titan.jar", "target/titan.jar");
+    private static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    private final List<Process> processes = new ArrayList<>();
+    private final List<AutoCloseable> servers = new ArrayList<>();
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        for (Process p : processes) {
+            p.destroyForcibly();
+        }
+        for (AutoCloseable s : servers) {
+            s.close();
+        }
+    }
+
+    private Process titan(Path log, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(JAVA, "-jar", JAR));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        processes.add(p);
+        return p;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static String httpGet(int port) throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String res = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            return res.substring(res.indexOf("\r\n\r\n") + 4);
+        }
+    }
+
+    private static void signal(Process p, String sig) throws Exception {
+        new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).inheritIO().start().waitFor();
+    }
+
+    @Test
+    void runStatusReloadAndGracefulStop(@TempDir Path dir) throws Exception {
+        TestServers.TcpServer a = TestServers.http("a", 0);
+        TestServers.TcpServer b = TestServers.http("b", 0);
+        servers.add(a);
+        servers.add(b);
+        int port = freePort();
+        int admin = freePort();
+        int metrics = freePort();
+        Path cfg = dir.resolve("titan.yaml");
+        String yaml = """
+                logging: { level: info }
+                metrics: { listen_addr: "127.0.0.1:%d" }
+                admin: { listen_addr: "127.0.0.1:%d", token: "${TEST_TOKEN:-e2e-token-0123456789}" }
+                drain_timeout: 2s
+                listeners: [ { name: web, listen_addr: "127.0.0.1:%d", cluster: web } ]
+                clusters:
+                  web:
+                    endpoints: [ "%s" ]
+                    probing: { interval: 200ms }
+                """.formatted(metrics, admin, port, a.endpoint());
+        Files.writeString(cfg, yaml);
+        Path log = dir.resolve("titan.log");
+        Process titan = titan(log, "run", "-c", cfg.toString());
+        await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> httpGet(port).equals("a"));
+
+        Path statusOut = dir.resolve("status.txt");
+        Process status = titan(statusOut, "status", "-c", cfg.toString());
+        assertThat(status.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(status.exitValue()).as(Files.readString(statusOut)).isZero();
+        assertThat(Files.readString(statusOut)).contains("ENDPOINT", "SCORE", "PEN", "BONUS", a.endpoint(), "active");
+
+        // a changed file is picked up by the watcher
+        Files.writeString(cfg, yaml.replace(a.endpoint(), b.endpoint()));
+        await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> httpGet(port).equals("b"));
+
+        // an invalid file is refused on SIGHUP and the running configuration stays
+        Files.writeString(cfg, yaml.replace("probing: { interval: 200ms }", "probing: { interval: never }"));
+        signal(titan, "HUP");
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(log).contains("refused"));
+        assertThat(Files.readString(log)).contains("clusters.web.probing.interval");
+        assertThat(httpGet(port)).isEqualTo("b");
+        assertThat(Files.readString(log)).as("the admin token is never logged").doesNotContain("e2e-token-0123456789");
+
+        signal(titan, "TERM");
+        assertThat(titan.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(titan.exitValue()).as("graceful stop").isZero();
+        assertThat(Files.readString(log)).contains("stopped");
+    }
+
+    @Test
+    void checkRefusesABadFileWithExitCode2(@TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("bad.yaml");
+        Files.writeString(cfg, "listeners: [ { listen_addr: nowhere, cluster: x } ]\n");
+        Path out = dir.resolve("out.txt");
+        Process p = titan(out, "check", "-c", cfg.toString());
+        assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        assertThat(Files.readString(out)).contains("listeners[0].listen_addr", "listeners[0].cluster: no cluster named 'x'");
+    }
+
+    @Test
+    void demoShowsTrafficMovingToTheFastestBackend(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("demo.txt");
+        Process demo = titan(out, "demo", "--duration", "8", "--switch-after", "0", "--port", Integer.toString(freePort()),
+                "--metrics-port", Integer.toString(freePort()), "--admin-port", Integer.toString(freePort()));
+        assertThat(demo.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String text = Files.readString(out);
+        assertThat(demo.exitValue()).as(text).isZero();
+        assertThat(text).contains("forwarder", "metrics", "./titan status");
+        String last = text.lines().filter(l -> l.startsWith("t=")).reduce((x, y) -> y).orElseThrow();
+        assertThat(last).contains("medium=0", "slow=0", "active set: [fast]").doesNotContain("fast=0 ");
+    }
+
+    static {
+        // so that a stray demo token file from these tests does not land in a developer's home
+        new File(System.getProperty("java.io.tmpdir")).mkdirs();
+    }
+}
