@@ -211,6 +211,38 @@ class EngineFeaturesTest {
         assertThat(h.engine.clusters().get("c").status().join()).anyMatch(s -> s.endpoint().equals(a.endpoint()));
     }
 
+    @Test
+    void aBackendThatResetsBeforeAnsweringIsEjected() throws Exception {
+        TcpServer good = h.add(TestServers.echo("good"));
+        TcpServer resetter = h.add(new TcpServer("resetter", s -> {
+            s.getInputStream().read();
+            s.setSoLinger(true, 0); // accept, then reset without a byte of reply
+        }));
+        h.start(QUIET + """
+                listeners: [ { name: fw, listen_addr: "127.0.0.1:0", cluster: c } ]
+                clusters:
+                  c:
+                    endpoints: [ "%s", "%s" ]
+                    probing: { interval: 1h }
+                    balancer: { algorithm: round_robin }
+                    pools: { strategy: { type: static, static: { size_per_remote: 0 } } }
+                """.formatted(good.endpoint(), resetter.endpoint()));
+        Cluster c = h.engine.clusters().get("c");
+        for (int i = 0; i < 6; i++) {
+            try {
+                Harness.echo(h.address("fw"), new byte[] {1});
+            } catch (IOException expected) {
+                // the ones that reached the resetter
+            }
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(c.status().join())
+                .filteredOn(st -> st.endpoint().equals(resetter.endpoint()))
+                .singleElement().extracting(Cluster.EndpointStatus::state).isEqualTo("ejected"));
+        for (int i = 0; i < 10; i++) {
+            assertThat(Harness.echo(h.address("fw"), new byte[] {2})).containsExactly(2);
+        }
+    }
+
     static String readAll(InputStream in) throws IOException {
         return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }

@@ -543,14 +543,25 @@ public final class Cluster implements AutoCloseable {
         });
     }
 
+    /** Reports that a real connection to {@code e} failed after connecting (e.g. reset before any reply). */
+    public void reportFailure(Endpoint e) {
+        control.execute(() -> passive(e, false, 0));
+    }
+
+    /** Reports that a real connection to {@code e} ended well after the endpoint answered: ends a failure streak. */
+    public void reportSuccess(Endpoint e) {
+        control.execute(() -> e.passiveFailures(0));
+    }
+
     /** A result of a real connection: feeds the same score as probes, and ejects repeat offenders. */
     private void passive(Endpoint e, boolean success, long latencyNanos) {
         if (closed) {
             return;
         }
         if (success) {
+            // a connect that succeeds does not end a failure streak by itself: the connection may
+            // still be reset before it answers (see reportSuccess)
             e.scoreState().recordSuccess(latencyNanos);
-            e.passiveFailures(0);
         } else {
             e.scoreState().recordFailure();
             e.passiveFailures(e.passiveFailures() + 1);

@@ -17,7 +17,6 @@ public record ListenerConfig(
         boolean tcpNoDelay,
         boolean tcpKeepAlive,
         Duration idleTimeout,
-        boolean splice,
         Duration udpSessionIdleTimeout,
         int udpMaxSessions) {
 
@@ -44,13 +43,12 @@ public record ListenerConfig(
         boolean keepAlive = tcp.bool("keepalive", true);
         tcp.finish();
         Duration idle = n.duration("idle_timeout", Duration.ofMinutes(10), Duration.ZERO);
-        boolean splice = n.bool("splice", false);
         ConfigNode udp = n.child("udp");
         Duration udpIdle = udp.duration("session_idle_timeout", Duration.ofSeconds(60), Duration.ofMillis(10));
         int udpMax = udp.integer("max_sessions", 65_536, 1, 10_000_000);
         udp.finish();
         n.finish();
         return new ListenerConfig(name, protocol, addr, cluster, max, perIp, backlog, reusePort, noDelay, keepAlive,
-                idle, splice, udpIdle, udpMax);
+                idle, udpIdle, udpMax);
     }
 }

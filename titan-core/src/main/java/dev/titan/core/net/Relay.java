@@ -34,6 +34,8 @@ public final class Relay {
     private final Stats stats;
     private final long idleNanos;
     private volatile long lastActivity = System.nanoTime();
+    private volatile long bytesFromB;
+    private volatile Throwable errorOfB;
     private ScheduledFuture<?> idleTask;
 
     /** Receives the relay's byte counts and its end. Called on the channels' event loops. */
@@ -59,8 +61,11 @@ public final class Relay {
      */
     public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats) {
         Relay r = new Relay(a, b, idleTimeout, stats);
-        a.pipeline().addLast("relay", r.new Side(b, stats::bytesFromA));
-        b.pipeline().addLast("relay", r.new Side(a, stats::bytesFromB));
+        a.pipeline().addLast("relay", r.new Side(b, stats::bytesFromA, false));
+        b.pipeline().addLast("relay", r.new Side(a, n -> {
+            r.bytesFromB += n;
+            stats.bytesFromB(n);
+        }, true));
         r.startIdleTimer();
         // when either closes, close the other once its pending writes are out
         a.closeFuture().addListener(f -> closeAfterFlush(b));
@@ -111,11 +116,13 @@ public final class Relay {
     private final class Side extends ChannelInboundHandlerAdapter {
         private final Channel peer;
         private final LongConsumer counter;
+        private final boolean isB;
         private boolean inputDone;
 
-        Side(Channel peer, LongConsumer counter) {
+        Side(Channel peer, LongConsumer counter, boolean isB) {
             this.peer = peer;
             this.counter = counter;
+            this.isB = isB;
         }
 
         @Override
@@ -193,8 +200,21 @@ public final class Relay {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // resets and timeouts end the pair; they are normal for a proxy and logged at debug
             Log.debugIo(ctx.channel(), cause);
+            if (isB) {
+                errorOfB = cause;
+            }
             ctx.close();
         }
+    }
+
+    /** True if side b (the upstream) sent at least one byte. */
+    public boolean bAnswered() {
+        return bytesFromB > 0;
+    }
+
+    /** True if side b (the upstream) failed (e.g. was reset) before it sent a single byte. */
+    public boolean bFailedBeforeAnyByte() {
+        return errorOfB != null && bytesFromB == 0;
     }
 
     public Channel a() {
