@@ -1,0 +1,435 @@
+package dev.titan.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The side-by-side benchmark runner behind {@code bench/run}: starts Titan and its peers under the
+ * same conditions on loopback, measures each scenario in alternating rounds, and prints the
+ * medians, their spread and Titan's ratio to each peer.
+ */
+@Command(name = "bench/run", mixinStandardHelpOptions = true, description = {
+        "Benchmark Titan against HAProxy (mode tcp) and nginx (stream) on loopback, side by side.",
+        "Scenarios: l4-rps l4-connrate l4-throughput l4-latency l4-concurrency startup validate (default: all)."})
+public final class BenchMain implements Callable<Integer> {
+    static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup");
+
+    @Parameters(arity = "0..*", description = "Scenarios to run.")
+    List<String> scenarios = new ArrayList<>();
+
+    @Option(names = "--quick", description = "A few seconds per scenario: proves each scenario works (CI), not a measurement.")
+    boolean quick;
+
+    @Option(names = "--threads", defaultValue = "1", description = "Worker threads of every proxy (default ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--rounds", description = "Alternating rounds per scenario (default 3, quick 1).")
+    Integer rounds;
+
+    @Option(names = "--seconds", description = "Seconds per measurement (default 10, quick 2).")
+    Integer seconds;
+
+    @Option(names = "--rate", defaultValue = "5000", description = "Offered rate of l4-latency, requests/s (default ${DEFAULT-VALUE}).")
+    int rate;
+
+    @Option(names = "--titan-jar", defaultValue = "titan-app/target/titan.jar")
+    Path titanJar;
+
+    @Option(names = "--out", defaultValue = "bench/results", description = "Where JSON results go.")
+    Path out;
+
+    @Option(names = "--docs", description = "Update this markdown file (default docs/benchmarks.md unless --quick).")
+    Path docs;
+
+    private final Results results = new Results();
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new BenchMain()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> run = scenarios.isEmpty() ? ALL : scenarios;
+        for (String s : run) {
+            if (!ALL.contains(s)) {
+                System.err.println("unknown scenario " + s + " (known: " + String.join(" ", ALL) + ")");
+                return 2;
+            }
+        }
+        int r = rounds != null ? rounds : quick ? 1 : 3;
+        int secs = seconds != null ? seconds : quick ? 2 : 10;
+        Path dir = Files.createTempDirectory("titan-bench");
+        Systems sys = new Systems(dir, threads, titanJar.toAbsolutePath());
+        pinSelf(sys.loadCpus);
+        Map<String, String> machine = machine(sys);
+        System.out.printf("machine: %s; proxies pinned to CPUs %s with %d thread(s), load and backend on %s%n",
+                machine.get("cpu"), sys.proxyCpus, threads, sys.loadCpus);
+        long t0 = System.nanoTime();
+        try (sys; LoadGen gen = new LoadGen(1)) {
+            sys.startBackend();
+            for (String s : run) {
+                System.out.println("\n== " + s + " ==");
+                switch (s) {
+                    case "validate" -> validate(sys, gen, r, secs);
+                    case "l4-rps" -> rounds(sys, "l4-rps", r, secs, false, (p, d) -> wrk(sys, p, 100, d, false));
+                    case "l4-connrate" -> rounds(sys, "l4-connrate", r, secs, false, (p, d) -> wrk(sys, p, 50, d, true));
+                    case "l4-throughput" -> throughput(sys, r, secs);
+                    case "l4-latency" -> rounds(sys, "l4-latency", r, secs, false, (p, d) -> latency(gen, p, d));
+                    case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
+                    case "startup" -> startup(sys, r);
+                    default -> throw new IllegalStateException(s);
+                }
+                results.print(s);
+            }
+        }
+        double total = (System.nanoTime() - t0) / 1e9;
+        Files.createDirectories(out);
+        String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").format(ZonedDateTime.now());
+        Path json = out.resolve("bench-" + stamp + (quick ? "-quick" : "") + ".json");
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("date", ZonedDateTime.now().toString());
+        doc.put("quick", quick);
+        doc.put("threads", threads);
+        doc.put("rounds", r);
+        doc.put("seconds", secs);
+        doc.put("machine", machine);
+        doc.put("results", results.asMap());
+        om.writeValue(json.toFile(), doc);
+        System.out.printf("%nresults: %s (%.0f s)%n", json, total);
+        Path md = docs != null ? docs : quick ? null : Path.of("docs/benchmarks.md");
+        if (md != null) {
+            Report.update(md, doc, results);
+            System.out.println("updated " + md);
+        }
+        return 0;
+    }
+
+    /** One measurement of one system: metric name to value. */
+    @FunctionalInterface
+    interface Measure {
+        Map<String, Double> run(Systems.Proxy proxy, int seconds) throws Exception;
+    }
+
+    private static final List<Systems.Proxy> PROXIES = List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX);
+
+    /** Starts every proxy, warms each up, then measures all of them in {@code r} rounds, rotating the order. */
+    private void rounds(Systems sys, String scenario, int r, int secs, boolean skipDirect, Measure m) throws Exception {
+        List<Systems.Proxy> all = new ArrayList<>();
+        if (!skipDirect) {
+            all.add(Systems.DIRECT);
+        }
+        all.addAll(PROXIES);
+        List<Proc> procs = new ArrayList<>();
+        try {
+            for (Systems.Proxy p : PROXIES) {
+                procs.add(sys.start(p));
+            }
+            for (Systems.Proxy p : all) {
+                m.run(p, quick ? 1 : 10); // warm-up (JIT, pools, caches), not recorded
+            }
+            for (int round = 0; round < r; round++) {
+                List<Systems.Proxy> order = new ArrayList<>(all);
+                Collections.rotate(order, round);
+                for (Systems.Proxy p : order) {
+                    Map<String, Double> v = m.run(p, secs);
+                    v.forEach((metric, value) -> results.add(scenario, metric, p.name(), value));
+                    System.out.printf("  round %d %-13s %s%n", round + 1, p.name(), v);
+                }
+            }
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    // ------------------------------------------------------------------ wrk
+
+    private Map<String, Double> wrk(Systems sys, Systems.Proxy p, int connections, int secs, boolean close) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        if (sys.loadCpus != null) {
+            cmd.addAll(List.of("taskset", "-c", sys.loadCpus));
+        }
+        cmd.addAll(List.of("wrk", "-t1", "-c" + connections, "-d" + secs + "s", "--latency"));
+        if (close) {
+            cmd.addAll(List.of("-H", "Connection: close"));
+        }
+        cmd.add("http://127.0.0.1:" + p.httpPort() + "/");
+        String text = Proc.run(cmd, secs + 60L);
+        Map<String, Double> v = new LinkedHashMap<>();
+        v.put(close ? "conn_per_s" : "req_per_s", number(text, "Requests/sec:\\s+([\\d.]+)"));
+        v.put("p50_ms", wrkLatency(text, "50%"));
+        v.put("p99_ms", wrkLatency(text, "99%"));
+        double errors = 0;
+        Matcher m = Pattern.compile("Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)").matcher(text);
+        if (m.find()) {
+            errors = Double.parseDouble(m.group(1)) + Double.parseDouble(m.group(2)) + Double.parseDouble(m.group(3)) + Double.parseDouble(m.group(4));
+        }
+        Matcher non2xx = Pattern.compile("Non-2xx or 3xx responses: (\\d+)").matcher(text);
+        if (non2xx.find()) {
+            errors += Double.parseDouble(non2xx.group(1));
+        }
+        v.put("errors", errors);
+        return v;
+    }
+
+    static double number(String text, String regex) {
+        Matcher m = Pattern.compile(regex).matcher(text);
+        if (!m.find()) {
+            throw new IllegalStateException("no match for " + regex + " in:\n" + text);
+        }
+        return Double.parseDouble(m.group(1));
+    }
+
+    static double wrkLatency(String text, String pct) {
+        Matcher m = Pattern.compile("\\s" + Pattern.quote(pct) + "\\s+([\\d.]+)(us|ms|s)").matcher(text);
+        if (!m.find()) {
+            return Double.NaN;
+        }
+        double v = Double.parseDouble(m.group(1));
+        return switch (m.group(2)) {
+            case "us" -> v / 1000;
+            case "s" -> v * 1000;
+            default -> v;
+        };
+    }
+
+    // ------------------------------------------------------------------ iperf3
+
+    private void throughput(Systems sys, int r, int secs) throws Exception {
+        Proc iperf = sys.startIperfServer();
+        try {
+            rounds(sys, "l4-throughput", r, secs, false, (p, d) -> {
+                Map<String, Double> v = new LinkedHashMap<>();
+                v.put("gbit_1_stream", iperf(sys, p, 1, d));
+                v.put("gbit_4_streams", iperf(sys, p, 4, d));
+                return v;
+            });
+        } finally {
+            sys.stop(iperf);
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private double iperf(Systems sys, Systems.Proxy p, int streams, int secs) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        if (sys.loadCpus != null) {
+            cmd.addAll(List.of("taskset", "-c", sys.loadCpus));
+        }
+        cmd.addAll(List.of("iperf3", "-c", "127.0.0.1", "-p", Integer.toString(p.iperfPort()), "-t", Integer.toString(secs),
+                "-P", Integer.toString(streams), "-J"));
+        String text = Proc.run(cmd, secs + 60L);
+        JsonNode root = JSON.readTree(text);
+        if (root.has("error")) {
+            throw new IllegalStateException("iperf3 via " + p.name() + ": " + root.get("error").asText());
+        }
+        Thread.sleep(300); // the iperf3 server takes a moment to accept the next test
+        return root.path("end").path("sum_received").path("bits_per_second").asDouble() / 1e9;
+    }
+
+    // ------------------------------------------------------------------ open-loop latency
+
+    private Map<String, Double> latency(LoadGen gen, Systems.Proxy p, int secs) throws Exception {
+        int offered = quick ? Math.min(rate, 1000) : rate;
+        LoadGen.Result res = gen.openLoop(new InetSocketAddress("127.0.0.1", p.httpPort()), 50, offered, Duration.ofSeconds(secs));
+        Map<String, Double> v = new LinkedHashMap<>();
+        v.put("p50_ms", res.p50Us() / 1000);
+        v.put("p99_ms", res.p99Us() / 1000);
+        v.put("p999_ms", res.p999Us() / 1000);
+        v.put("achieved_per_s", res.rps());
+        return v;
+    }
+
+    // ------------------------------------------------------------------ idle concurrency
+
+    private void concurrency(Systems sys, LoadGen gen, List<Integer> counts) throws Exception {
+        String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+        boolean widened = false;
+        if (counts.stream().anyMatch(n -> n > 20_000)) {
+            widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
+            if (!widened) {
+                System.out.println("  cannot widen net.ipv4.ip_local_port_range (needs root): counts above 20,000 skipped");
+                counts = counts.stream().filter(n -> n <= 20_000).toList();
+            }
+        }
+        List<InetSocketAddress> sources = new ArrayList<>();
+        for (int i = 1; i <= 8; i++) {
+            sources.add(new InetSocketAddress(InetAddress.getByName("127.0.0." + i), 0));
+        }
+        try {
+            for (int n : counts) {
+                for (Systems.Proxy p : List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX)) {
+                    Proc proc = sys.start(p);
+                    try {
+                        for (int i = 0; i < 20; i++) {
+                            httpOnce(p.httpPort()); // a little traffic first, as a running proxy has had
+                        }
+                        Thread.sleep(1000);
+                        long before = proc.rssKib();
+                        List<io.netty.channel.Channel> conns = gen.idle(sources, new InetSocketAddress("127.0.0.1", p.httpPort()), n);
+                        Thread.sleep(quick ? 1000 : 3000);
+                        long after = proc.rssKib();
+                        double perConn = (after - before) / (double) Math.max(1, conns.size());
+                        System.out.printf("  %-13s %,d connections open: RSS %,d -> %,d KiB, %.2f KiB per connection%n", p.name(),
+                                conns.size(), before, after, perConn);
+                        results.add("l4-concurrency", "kib_per_conn_" + n, p.name(), perConn);
+                        results.add("l4-concurrency", "rss_mib_at_" + n, p.name(), after / 1024.0);
+                        results.add("l4-concurrency", "opened_" + n, p.name(), (double) conns.size());
+                        for (io.netty.channel.Channel c : conns) {
+                            c.close();
+                        }
+                        Thread.sleep(500);
+                    } finally {
+                        sys.stop(proc);
+                    }
+                }
+            }
+        } finally {
+            if (widened) {
+                Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=" + range.replaceAll("\\s+", " ")));
+            }
+        }
+    }
+
+    /**
+     * 10,000 and 50,000 where the open-file limit allows; a proxied connection costs the proxy two
+     * descriptors, so the largest count is a little under half the hard limit.
+     */
+    private static List<Integer> concurrencyCounts() {
+        long limit = openFileLimit();
+        long max = (limit - 500) / 2;
+        List<Integer> counts = new ArrayList<>();
+        for (int n : List.of(10_000, 50_000)) {
+            if (n <= max) {
+                counts.add(n);
+            }
+        }
+        if (counts.isEmpty()) {
+            System.out.printf("  the open-file limit is %d here: 10,000 proxied connections need 20,000+ descriptors;"
+                    + " measuring %d and %d instead%n", limit, max / 2, max);
+            counts.add((int) (max / 2));
+            counts.add((int) max);
+        }
+        return counts;
+    }
+
+    static long openFileLimit() {
+        String v = Proc.runQuiet(List.of("sh", "-c", "ulimit -Hn"));
+        try {
+            return v.equals("unlimited") ? 1_048_576 : Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            return 20_000;
+        }
+    }
+
+    // ------------------------------------------------------------------ startup
+
+    private void startup(Systems sys, int r) throws Exception {
+        for (int round = 0; round < r; round++) {
+            for (Systems.Proxy p : List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX)) {
+                long t0 = System.nanoTime();
+                Proc proc = sys.start(p);
+                try {
+                    while (true) {
+                        try {
+                            httpOnce(p.httpPort());
+                            break;
+                        } catch (Exception e) {
+                            Thread.sleep(5);
+                        }
+                    }
+                    double ms = (System.nanoTime() - t0) / 1e6;
+                    Thread.sleep(1000);
+                    double rss = proc.rssKib() / 1024.0;
+                    results.add("startup", "first_forward_ms", p.name(), ms);
+                    results.add("startup", "idle_rss_mib", p.name(), rss);
+                    System.out.printf("  round %d %-13s first forwarded request after %.0f ms, idle RSS %.1f MiB%n", round + 1, p.name(), ms, rss);
+                } finally {
+                    sys.stop(proc);
+                }
+            }
+        }
+    }
+
+    static void httpOnce(int port) throws Exception {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+            s.setSoTimeout(2000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String res = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            if (!res.startsWith("HTTP/1.1 200")) {
+                throw new IllegalStateException("unexpected response");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ generator validation
+
+    /** Titan's load generator against wrk on direct nginx: req/s and median latency should agree within 10%. */
+    private void validate(Systems sys, LoadGen gen, int r, int secs) throws Exception {
+        InetSocketAddress direct = new InetSocketAddress("127.0.0.1", Systems.BACKEND);
+        wrk(sys, Systems.DIRECT, 100, quick ? 1 : 3, false);
+        gen.closedLoop(direct, 100, Duration.ofSeconds(quick ? 1 : 3));
+        for (int round = 0; round < r; round++) {
+            Map<String, Double> w = wrk(sys, Systems.DIRECT, 100, secs, false);
+            LoadGen.Result g = gen.closedLoop(direct, 100, Duration.ofSeconds(secs));
+            results.add("validate", "req_per_s", "wrk", w.get("req_per_s"));
+            results.add("validate", "req_per_s", "titan-loadgen", g.rps());
+            results.add("validate", "p50_ms", "wrk", w.get("p50_ms"));
+            results.add("validate", "p50_ms", "titan-loadgen", g.p50Us() / 1000);
+            System.out.printf("  round %d wrk %.0f req/s p50 %.3f ms | titan-loadgen %.0f req/s p50 %.3f ms%n", round + 1,
+                    w.get("req_per_s"), w.get("p50_ms"), g.rps(), g.p50Us() / 1000);
+        }
+    }
+
+    // ------------------------------------------------------------------ machine
+
+    private static void pinSelf(String cpus) {
+        if (cpus != null) {
+            Proc.runQuiet(List.of("taskset", "-a", "-p", "-c", cpus, Long.toString(ProcessHandle.current().pid())));
+        }
+    }
+
+    private Map<String, String> machine(Systems sys) {
+        Map<String, String> m = new LinkedHashMap<>();
+        String cpu = Proc.runQuiet(List.of("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"));
+        m.put("cpu", cpu.trim() + ", " + Proc.runQuiet(List.of("nproc", "--all")) + " cores");
+        m.put("memory", Proc.runQuiet(List.of("sh", "-c", "free -g | awk '/Mem:/{print $2\" GiB\"}'")));
+        m.put("kernel", Proc.runQuiet(List.of("uname", "-r")));
+        m.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        m.put("haproxy", Proc.runQuiet(List.of("sh", "-c", "haproxy -v | head -1")));
+        m.put("nginx", Proc.runQuiet(List.of("sh", "-c", "nginx -v 2>&1")));
+        m.put("wrk", Proc.runQuiet(List.of("sh", "-c", "wrk --version 2>&1 | head -1")));
+        m.put("iperf3", Proc.runQuiet(List.of("sh", "-c", "iperf3 --version | head -1")));
+        m.put("titan_jar", titanJar.toString());
+        m.put("pinning", "proxy CPUs " + sys.proxyCpus + ", load generator and backend CPUs " + sys.loadCpus);
+        return m;
+    }
+
+    String lowerCase(String s) {
+        return s.toLowerCase(Locale.ROOT);
+    }
+}

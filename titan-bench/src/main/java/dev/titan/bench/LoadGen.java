@@ -1,0 +1,332 @@
+package dev.titan.bench;
+
+import dev.titan.core.net.Transport;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Titan's own load generator, for what wrk cannot do: open-loop fixed-rate latency (latency is
+ * measured from when each request was due, so a slow server cannot hide behind a slowed-down
+ * generator), connection rate, and many idle connections. It speaks just enough HTTP/1.1 for
+ * responses with a Content-Length.
+ */
+public final class LoadGen implements AutoCloseable {
+    private static final byte[] KEEP_ALIVE = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] CLOSE = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final Transport transport;
+
+    public LoadGen(int threads) {
+        transport = Transport.create("auto", threads);
+    }
+
+    /** What a run measured. Latencies in microseconds. */
+    public record Result(long requests, long errors, double seconds, double rps, double p50Us, double p90Us, double p99Us,
+                         double p999Us, double maxUs) {
+        static Result of(long requests, long errors, double seconds, long[] latNanos, int n) {
+            long[] l = Arrays.copyOf(latNanos, n);
+            Arrays.sort(l);
+            return new Result(requests, errors, seconds, requests / seconds, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99), pct(l, 0.999),
+                    n == 0 ? 0 : l[n - 1] / 1e3);
+        }
+
+        private static double pct(long[] sorted, double q) {
+            if (sorted.length == 0) {
+                return 0;
+            }
+            int i = (int) Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1);
+            return sorted[Math.max(0, i)] / 1e3;
+        }
+    }
+
+    /** Latency samples shared by all connections of a run (written on event loops). */
+    private static final class Samples {
+        final long[] nanos;
+        final AtomicLong count = new AtomicLong();
+        final AtomicLong errors = new AtomicLong();
+
+        Samples(int capacity) {
+            nanos = new long[capacity];
+        }
+
+        void add(long v) {
+            long i = count.getAndIncrement();
+            if (i < nanos.length) {
+                nanos[(int) i] = v;
+            }
+        }
+
+        int size() {
+            return (int) Math.min(count.get(), nanos.length);
+        }
+    }
+
+    /**
+     * Open loop: {@code rate} requests a second in total, spread evenly over {@code connections}
+     * keep-alive connections (pipelined when a response is late), for {@code duration}.
+     */
+    public Result openLoop(InetSocketAddress target, int connections, int rate, Duration duration) throws InterruptedException {
+        Samples samples = new Samples((int) Math.min(50_000_000L, (long) rate * duration.toSeconds() + 1000));
+        List<Channel> channels = connect(target, connections, samples, true);
+        long intervalNanos = TimeUnit.SECONDS.toNanos(1) * connections / rate;
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+        long end = start + duration.toNanos();
+        CountDownLatch done = new CountDownLatch(channels.size());
+        for (int i = 0; i < channels.size(); i++) {
+            Channel ch = channels.get(i);
+            long first = start + intervalNanos * i / channels.size();
+            scheduleNext(ch, first, intervalNanos, end, done);
+        }
+        done.await(duration.toSeconds() + 30, TimeUnit.SECONDS);
+        Thread.sleep(200); // let the last responses arrive
+        double secs = duration.toNanos() / 1e9;
+        long ok = samples.count.get();
+        channels.forEach(Channel::close);
+        return Result.of(ok, samples.errors.get(), secs, samples.nanos, samples.size());
+    }
+
+    private void scheduleNext(Channel ch, long due, long interval, long end, CountDownLatch done) {
+        if (due >= end || !ch.isActive()) {
+            done.countDown();
+            return;
+        }
+        long delay = due - System.nanoTime();
+        ch.eventLoop().schedule(() -> {
+            ch.pipeline().get(Client.class).due.add(due);
+            ch.writeAndFlush(Unpooled.wrappedBuffer(KEEP_ALIVE));
+            scheduleNext(ch, due + interval, interval, end, done);
+        }, Math.max(0, delay), TimeUnit.NANOSECONDS);
+    }
+
+    /** Closed loop over keep-alive connections, like wrk: each connection sends its next request when the last answer is in. */
+    public Result closedLoop(InetSocketAddress target, int connections, Duration duration) throws InterruptedException {
+        Samples samples = new Samples(20_000_000);
+        List<Channel> channels = connect(target, connections, samples, true);
+        long end = System.nanoTime() + duration.toNanos();
+        long start = System.nanoTime();
+        for (Channel ch : channels) {
+            Client c = ch.pipeline().get(Client.class);
+            c.closedLoopUntil = end;
+            c.sendNow(ch);
+        }
+        Thread.sleep(duration.toMillis());
+        Thread.sleep(100);
+        double secs = (System.nanoTime() - start) / 1e9;
+        channels.forEach(Channel::close);
+        return Result.of(samples.count.get(), samples.errors.get(), secs, samples.nanos, samples.size());
+    }
+
+    /** A new connection per request, {@code concurrency} at a time, for {@code duration}. */
+    public Result connectionRate(InetSocketAddress target, int concurrency, Duration duration) throws InterruptedException {
+        Samples samples = new Samples(20_000_000);
+        long start = System.nanoTime();
+        long end = start + duration.toNanos();
+        CountDownLatch lanes = new CountDownLatch(concurrency);
+        for (int i = 0; i < concurrency; i++) {
+            oneShot(target, transport.group().next(), samples, end, lanes);
+        }
+        lanes.await(duration.toSeconds() + 30, TimeUnit.SECONDS);
+        double secs = (System.nanoTime() - start) / 1e9;
+        return Result.of(samples.count.get(), samples.errors.get(), secs, samples.nanos, samples.size());
+    }
+
+    private void oneShot(InetSocketAddress target, EventLoop loop, Samples samples, long end, CountDownLatch lane) {
+        if (System.nanoTime() >= end) {
+            lane.countDown();
+            return;
+        }
+        long t0 = System.nanoTime();
+        Client client = new Client(samples, false);
+        client.onDone = ok -> loop.execute(() -> oneShot(target, loop, samples, end, lane));
+        bootstrap(loop, client).connect(target).addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                samples.errors.incrementAndGet();
+                loop.execute(() -> oneShot(target, loop, samples, end, lane));
+                return;
+            }
+            client.due.add(t0);
+            f.channel().writeAndFlush(Unpooled.wrappedBuffer(CLOSE));
+        });
+    }
+
+    /** Opens {@code n} connections and keeps them open until {@link #close()}; returns how many are up. */
+    public List<Channel> idle(List<InetSocketAddress> sources, InetSocketAddress target, int n) throws InterruptedException {
+        List<Channel> out = new ArrayList<>();
+        List<ChannelFuture> pending = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            InetSocketAddress src = sources.get(i % sources.size());
+            pending.add(bootstrap(transport.group().next(), new ChannelInboundHandlerAdapter()).connect(target, src));
+            if (pending.size() >= 256) {
+                drain(pending, out);
+            }
+        }
+        drain(pending, out);
+        return out;
+    }
+
+    private static void drain(List<ChannelFuture> pending, List<Channel> out) throws InterruptedException {
+        for (ChannelFuture f : pending) {
+            f.await(10, TimeUnit.SECONDS);
+            if (f.isSuccess()) {
+                out.add(f.channel());
+            }
+        }
+        pending.clear();
+    }
+
+    private List<Channel> connect(InetSocketAddress target, int n, Samples samples, boolean keepAlive) throws InterruptedException {
+        List<Channel> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ChannelFuture f = bootstrap(transport.group().next(), new Client(samples, keepAlive)).connect(target).await();
+            if (!f.isSuccess()) {
+                throw new IllegalStateException("cannot connect to " + target + ": " + f.cause());
+            }
+            out.add(f.channel());
+        }
+        return out;
+    }
+
+    private Bootstrap bootstrap(EventLoop loop, io.netty.channel.ChannelHandler handler) {
+        return new Bootstrap().group(loop).channel(transport.socketChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                .handler(handler);
+    }
+
+    @Override
+    public void close() {
+        transport.close();
+    }
+
+    /** Reads responses (status line, headers with Content-Length, body) and records each one's latency. */
+    private static final class Client extends ChannelInboundHandlerAdapter {
+        final Samples samples;
+        final boolean keepAlive;
+        final ArrayDeque<Long> due = new ArrayDeque<>();
+        long closedLoopUntil;
+        java.util.function.Consumer<Boolean> onDone;
+        // parser state: header bytes so far, and how much body is left (-1 while in headers)
+        private byte[] head = new byte[512];
+        private int headLen;
+        private long bodyLeft = -1;
+        private boolean finished;
+
+        Client(Samples samples, boolean keepAlive) {
+            this.samples = samples;
+            this.keepAlive = keepAlive;
+        }
+
+        void sendNow(Channel ch) {
+            due.add(System.nanoTime());
+            ch.writeAndFlush(Unpooled.wrappedBuffer(KEEP_ALIVE));
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf buf = (ByteBuf) msg;
+            try {
+                int i = buf.readerIndex();
+                int end = buf.writerIndex();
+                while (i < end) {
+                    if (bodyLeft < 0) {
+                        byte b = buf.getByte(i++);
+                        if (headLen == head.length) {
+                            head = Arrays.copyOf(head, head.length * 2);
+                        }
+                        head[headLen++] = b;
+                        if (b == '\n' && headLen >= 4 && head[headLen - 2] == '\r' && head[headLen - 3] == '\n') {
+                            bodyLeft = contentLength(head, headLen);
+                            headLen = 0;
+                        }
+                    } else {
+                        int n = (int) Math.min(bodyLeft, end - i);
+                        i += n;
+                        bodyLeft -= n;
+                    }
+                    if (bodyLeft == 0) {
+                        bodyLeft = -1;
+                        responseDone(ctx);
+                    }
+                }
+            } finally {
+                buf.release();
+            }
+        }
+
+        private void responseDone(ChannelHandlerContext ctx) {
+            Long t = due.poll();
+            if (t != null) {
+                samples.add(System.nanoTime() - t);
+            }
+            if (!keepAlive) {
+                finished = true;
+                ctx.close();
+                return;
+            }
+            if (closedLoopUntil != 0 && System.nanoTime() < closedLoopUntil) {
+                sendNow(ctx.channel());
+            }
+        }
+
+        private static final byte[] CL = "content-length:".getBytes(StandardCharsets.US_ASCII);
+
+        /** The Content-Length value in the header block, 0 when there is none. */
+        static long contentLength(byte[] h, int len) {
+            outer:
+            for (int i = 0; i + CL.length <= len; i++) {
+                for (int j = 0; j < CL.length; j++) {
+                    if (Character.toLowerCase(h[i + j]) != CL[j]) {
+                        continue outer;
+                    }
+                }
+                long v = 0;
+                for (int k = i + CL.length; k < len; k++) {
+                    byte c = h[k];
+                    if (c >= '0' && c <= '9') {
+                        v = v * 10 + (c - '0');
+                    } else if (c != ' ') {
+                        break;
+                    }
+                }
+                return v;
+            }
+            return 0;
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!keepAlive) {
+                if (!finished) {
+                    samples.errors.incrementAndGet();
+                }
+                if (onDone != null) {
+                    onDone.accept(finished);
+                }
+            } else if (!due.isEmpty() && closedLoopUntil != 0 && System.nanoTime() < closedLoopUntil) {
+                samples.errors.incrementAndGet();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package dev.titan.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A process the bench started, stopped (with its children) when the bench ends. */
+final class Proc implements AutoCloseable {
+    final String name;
+    final Process process;
+
+    private Proc(String name, Process process) {
+        this.name = name;
+        this.process = process;
+    }
+
+    /** Starts {@code cmd}, pinned to {@code cpus} with taskset when given; output goes to {@code log}. */
+    static Proc start(String name, String cpus, Path log, List<String> cmd) throws IOException {
+        List<String> full = new ArrayList<>();
+        if (cpus != null) {
+            full.addAll(List.of("taskset", "-c", cpus));
+        }
+        full.addAll(cmd);
+        Process p = new ProcessBuilder(full).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new Proc(name, p);
+    }
+
+    /** Runs a command to completion and returns its output (stdout and stderr). */
+    static String run(List<String> cmd, long timeoutSeconds) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException(String.join(" ", cmd) + ": timed out");
+        }
+        return new String(out);
+    }
+
+    static String runQuiet(List<String> cmd) {
+        try {
+            return run(cmd, 10).trim();
+        } catch (Exception e) {
+            return "unavailable";
+        }
+    }
+
+    /** Waits until something accepts TCP connections on {@code port} (127.0.0.1). */
+    static void awaitPort(String what, int port, long timeoutMillis) throws InterruptedException {
+        long end = System.currentTimeMillis() + timeoutMillis;
+        while (System.currentTimeMillis() < end) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return;
+            } catch (IOException e) {
+                Thread.sleep(10);
+            }
+        }
+        throw new IllegalStateException(what + " did not listen on port " + port + " within " + timeoutMillis + " ms");
+    }
+
+    /** Resident set size in KiB of this process and all its descendants. */
+    long rssKib() {
+        long total = rss(process.pid());
+        for (ProcessHandle h : process.descendants().toList()) {
+            total += rss(h.pid());
+        }
+        return total;
+    }
+
+    static long rss(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException e) {
+            // gone
+        }
+        return 0;
+    }
+
+    @Override
+    public void close() {
+        process.descendants().forEach(ProcessHandle::destroy);
+        process.destroy();
+        try {
+            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+                process.waitFor(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
