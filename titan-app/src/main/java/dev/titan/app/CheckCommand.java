@@ -21,11 +21,8 @@ final class CheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        TitanConfig cfg;
-        try {
-            cfg = new ConfigLoader().load(config);
-        } catch (ConfigException e) {
-            printProblems(e.problems());
+        TitanConfig cfg = loadOrReport(config);
+        if (cfg == null) {
             return Main.EXIT_CONFIG;
         }
         List<String> problems = new ArrayList<>();
@@ -45,6 +42,16 @@ final class CheckCommand implements Callable<Integer> {
         System.out.printf("%s: OK (%d listeners, %d clusters, %d endpoint addresses)%n", config, cfg.listeners().size(),
                 cfg.clusters().size(), addresses);
         return Main.EXIT_OK;
+    }
+
+    /** Loads a configuration, or prints its problems and returns null. */
+    static TitanConfig loadOrReport(Path path) {
+        try {
+            return new ConfigLoader().load(path);
+        } catch (ConfigException e) {
+            printProblems(e.problems());
+            return null;
+        }
     }
 
     static void printProblems(List<String> problems) {

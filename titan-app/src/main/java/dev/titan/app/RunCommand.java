@@ -1,7 +1,5 @@
 package dev.titan.app;
 
-import dev.titan.core.config.ConfigException;
-import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.TitanConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -21,11 +19,8 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        TitanConfig cfg;
-        try {
-            cfg = new ConfigLoader().load(config);
-        } catch (ConfigException e) {
-            CheckCommand.printProblems(e.problems());
+        TitanConfig cfg = CheckCommand.loadOrReport(config);
+        if (cfg == null) {
             return Main.EXIT_CONFIG;
         }
         return new Runner(config, cfg, !noWatch).runUntilStopped();

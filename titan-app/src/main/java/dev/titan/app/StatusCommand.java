@@ -2,7 +2,6 @@ package dev.titan.app;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.titan.core.config.ConfigException;
 import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.TitanConfig;
@@ -44,21 +43,19 @@ final class StatusCommand implements Callable<Integer> {
         String token = System.getenv("TITAN_ADMIN_TOKEN");
         Path file = tokenFile;
         if (config != null) {
-            try {
-                TitanConfig c = new ConfigLoader().load(config);
-                base = "http://" + HostPort.format(c.admin().listenAddr());
-                if (c.admin().token() != null) {
-                    token = c.admin().token();
-                } else if (file == null) {
-                    file = Path.of(c.admin().tokenFile());
-                }
-            } catch (ConfigException e) {
-                CheckCommand.printProblems(e.problems());
+            TitanConfig c = CheckCommand.loadOrReport(config);
+            if (c == null) {
                 return Main.EXIT_CONFIG;
+            }
+            base = "http://" + HostPort.format(c.admin().listenAddr());
+            if (c.admin().token() != null) {
+                token = c.admin().token();
+            } else if (file == null) {
+                file = Path.of(c.admin().tokenFile());
             }
         }
         if (token == null) {
-            Path f = file != null ? file : Path.of(defaultTokenFile());
+            Path f = file != null ? file : Path.of(ConfigLoader.defaultTokenFile());
             try {
                 token = Files.readString(f).trim();
             } catch (IOException e) {
@@ -86,11 +83,6 @@ final class StatusCommand implements Callable<Integer> {
             printTable(new ObjectMapper().readTree(res.body()), System.out);
         }
         return Main.EXIT_OK;
-    }
-
-    static String defaultTokenFile() {
-        String runtime = System.getenv("XDG_RUNTIME_DIR");
-        return (runtime != null && !runtime.isBlank() ? runtime + "/titan" : System.getProperty("user.home") + "/.titan") + "/admin.token";
     }
 
     static void printTable(JsonNode root, PrintStream out) {

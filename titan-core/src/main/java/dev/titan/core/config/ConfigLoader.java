@@ -321,7 +321,8 @@ public final class ConfigLoader {
         return s == null || s.isBlank() ? null : s;
     }
 
-    static String defaultTokenFile() {
+    /** Where a generated admin token is written when {@code admin.token_file} is not set. */
+    public static String defaultTokenFile() {
         String runtime = System.getenv("XDG_RUNTIME_DIR");
         String base = runtime != null && !runtime.isBlank() ? runtime + "/titan" : System.getProperty("user.home") + "/.titan";
         return base + "/admin.token";
