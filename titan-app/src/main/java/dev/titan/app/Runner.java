@@ -83,8 +83,16 @@ final class Runner {
         Thread hook = new Thread(this::stop, "titan-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         handle("HUP", () -> watcher.execute(() -> reload("SIGHUP")));
-        // SIGINT and SIGTERM stop gracefully and exit 0, rather than the JVM's 130/143
-        Runnable graceful = () -> Thread.ofPlatform().name("titan-stop").start(this::stop);
+        // SIGINT and SIGTERM stop gracefully and exit 0, rather than the JVM's 130/143; a second
+        // one while the graceful stop runs exits at once, as nginx and HAProxy do
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable graceful = () -> {
+            if (stopping.getAndSet(true)) {
+                log.warn("second stop signal: exiting now without waiting for connections to drain");
+                Runtime.getRuntime().halt(Main.EXIT_FAILURE);
+            }
+            Thread.ofPlatform().name("titan-stop").start(this::stop);
+        };
         handle("INT", graceful);
         handle("TERM", graceful);
         try {

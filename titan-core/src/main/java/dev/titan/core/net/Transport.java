@@ -82,8 +82,11 @@ public final class Transport implements AutoCloseable {
         return kind == Kind.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class;
     }
 
+    /** Stops the event loops, waiting at most 5 s: a stop must never hang the process (the loop threads are daemons). */
     @Override
     public void close() {
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (!group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+            log.warn("event loops did not terminate within 5 s; exiting without them");
+        }
     }
 }

@@ -319,7 +319,7 @@ public final class EndpointPool {
         Lease detach() {
             Channel ch = ctx.channel();
             assert ch.eventLoop().inEventLoop();
-            ch.config().setAutoRead(false);
+            // auto-read stays on: the caller starts its relay in this same task, before any read
             if (broken || !ch.isActive()) {
                 releaseEarly();
                 ch.close();
