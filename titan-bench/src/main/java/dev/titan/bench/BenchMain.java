@@ -95,7 +95,7 @@ public final class BenchMain implements Callable<Integer> {
                 switch (s) {
                     case "validate" -> validate(sys, gen, r, secs);
                     case "l4-rps" -> rounds(sys, "l4-rps", r, secs, false, (p, d) -> wrk(sys, p, 100, d, false));
-                    case "l4-connrate" -> rounds(sys, "l4-connrate", r, secs, false, (p, d) -> wrk(sys, p, 50, d, true));
+                    case "l4-connrate" -> connectionRate(sys, r, secs);
                     case "l4-throughput" -> throughput(sys, r, secs);
                     case "l4-latency" -> rounds(sys, "l4-latency", r, secs, false, (p, d) -> latency(gen, p, d));
                     case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
@@ -214,6 +214,42 @@ public final class BenchMain implements Callable<Integer> {
             case "s" -> v * 1000;
             default -> v;
         };
+    }
+
+    /**
+     * New connection per request. Every connection leaves a TIME_WAIT entry for 60 s, and on loopback
+     * a proxy's upstream connections all compete for one ephemeral port range: a table full of them
+     * makes connect() slow for whoever is measured next. So each measurement starts with the table
+     * drained, lasts at most 4 s, and the port range is widened for the scenario where allowed.
+     */
+    private void connectionRate(Systems sys, int r, int secs) throws Exception {
+        String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().replaceAll("\\s+", " ");
+        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
+        try {
+            rounds(sys, "l4-connrate", r, Math.min(secs, 4), false, (p, d) -> {
+                awaitTimeWaitDrained();
+                return wrk(sys, p, 50, d, true);
+            });
+        } finally {
+            if (widened) {
+                Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=" + range));
+            }
+        }
+    }
+
+    private static void awaitTimeWaitDrained() throws InterruptedException {
+        long end = System.currentTimeMillis() + 65_000;
+        while (System.currentTimeMillis() < end) {
+            String out = Proc.runQuiet(List.of("sh", "-c", "ss -tan state time-wait | wc -l"));
+            try {
+                if (Long.parseLong(out.trim()) < 1000) {
+                    return;
+                }
+            } catch (NumberFormatException e) {
+                return; // no ss: nothing to wait for
+            }
+            Thread.sleep(1000);
+        }
     }
 
     // ------------------------------------------------------------------ iperf3
