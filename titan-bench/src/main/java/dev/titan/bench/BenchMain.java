@@ -92,19 +92,39 @@ public final class BenchMain implements Callable<Integer> {
             sys.startBackend();
             for (String s : run) {
                 System.out.println("\n== " + s + " ==");
-                switch (s) {
-                    case "validate" -> validate(sys, gen, r, secs);
-                    case "l4-rps" -> rounds(sys, "l4-rps", r, secs, false, (p, d) -> wrk(sys, p, 100, d, false));
-                    case "l4-connrate" -> connectionRate(sys, r, secs);
-                    case "l4-throughput" -> throughput(sys, r, secs);
-                    case "l4-latency" -> rounds(sys, "l4-latency", r, secs, false, (p, d) -> latency(gen, p, d));
-                    case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
-                    case "startup" -> startup(sys, r);
-                    default -> throw new IllegalStateException(s);
+                try {
+                    runScenario(s, sys, gen, r, secs);
+                } catch (Exception e) {
+                    // one broken scenario must not lose the others' results
+                    failed.add(s);
+                    System.out.println("  scenario " + s + " failed: " + e);
                 }
                 results.print(s);
             }
         }
+        if (!failed.isEmpty()) {
+            System.out.println("\nfailed scenarios: " + failed);
+        }
+        writeResults(t0, r, secs, machine);
+        return failed.isEmpty() ? 0 : 1;
+    }
+
+    private final List<String> failed = new ArrayList<>();
+
+    private void runScenario(String s, Systems sys, LoadGen gen, int r, int secs) throws Exception {
+        switch (s) {
+            case "validate" -> validate(sys, gen, r, secs);
+            case "l4-rps" -> rounds(sys, "l4-rps", r, secs, false, (p, d) -> wrk(sys, p, 100, d, false));
+            case "l4-connrate" -> connectionRate(sys, r, secs);
+            case "l4-throughput" -> throughput(sys, r, secs);
+            case "l4-latency" -> rounds(sys, "l4-latency", r, secs, false, (p, d) -> latency(gen, p, d));
+            case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
+            case "startup" -> startup(sys, r);
+            default -> throw new IllegalStateException(s);
+        }
+    }
+
+    private void writeResults(long t0, int r, int secs, Map<String, String> machine) throws Exception {
         double total = (System.nanoTime() - t0) / 1e9;
         Files.createDirectories(out);
         String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").format(ZonedDateTime.now());
@@ -125,7 +145,6 @@ public final class BenchMain implements Callable<Integer> {
             Report.update(md, doc, results);
             System.out.println("updated " + md);
         }
-        return 0;
     }
 
     /** One measurement of one system: metric name to value. */
@@ -242,7 +261,7 @@ public final class BenchMain implements Callable<Integer> {
         while (System.currentTimeMillis() < end) {
             String out = Proc.runQuiet(List.of("sh", "-c", "ss -tan state time-wait | wc -l"));
             try {
-                if (Long.parseLong(out.trim()) < 1000) {
+                if (Long.parseLong(out.trim()) < 20_000) { // of the widened range's ~64,000 ports
                     return;
                 }
             } catch (NumberFormatException e) {
@@ -320,9 +339,7 @@ public final class BenchMain implements Callable<Integer> {
                 for (Systems.Proxy p : List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX)) {
                     Proc proc = sys.start(p);
                     try {
-                        for (int i = 0; i < 20; i++) {
-                            httpOnce(p.httpPort()); // a little traffic first, as a running proxy has had
-                        }
+                        warmUp(p.httpPort()); // a little traffic first, as a running proxy has had
                         Thread.sleep(1000);
                         long before = proc.rssKib();
                         List<io.netty.channel.Channel> conns = gen.idle(sources, new InetSocketAddress("127.0.0.1", p.httpPort()), n);
@@ -405,6 +422,23 @@ public final class BenchMain implements Callable<Integer> {
                     System.out.printf("  round %d %-13s first forwarded request after %.0f ms, idle RSS %.1f MiB%n", round + 1, p.name(), ms, rss);
                 } finally {
                     sys.stop(proc);
+                }
+            }
+        }
+    }
+
+    /** Twenty requests through a freshly started system, each retried a few times while it settles. */
+    private static void warmUp(int port) throws Exception {
+        for (int i = 0; i < 20; i++) {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    httpOnce(port);
+                    break;
+                } catch (Exception e) {
+                    if (attempt == 5) {
+                        throw new IllegalStateException("no answer through port " + port + " after 5 attempts: " + e, e);
+                    }
+                    Thread.sleep(200L * attempt);
                 }
             }
         }
