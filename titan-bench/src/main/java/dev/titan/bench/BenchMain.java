@@ -242,7 +242,7 @@ public final class BenchMain implements Callable<Integer> {
      * drained, lasts at most 4 s, and the port range is widened for the scenario where allowed.
      */
     private void connectionRate(Systems sys, int r, int secs) throws Exception {
-        String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().replaceAll("\\s+", " ");
+        String range = portRange();
         boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
         try {
             rounds(sys, "l4-connrate", r, Math.min(secs, 4), false, (p, d) -> {
@@ -251,8 +251,24 @@ public final class BenchMain implements Callable<Integer> {
             });
         } finally {
             if (widened) {
-                Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=" + range));
+                restorePortRange(range);
             }
+        }
+    }
+
+    /**
+     * The ephemeral port range as "low high". Read line by line: {@code Files.readString} returned
+     * only the first byte of this /proc file (its size is reported as 0), which once made the
+     * restore below write "3" and fail, leaving the machine's range widened.
+     */
+    static String portRange() throws java.io.IOException {
+        return String.join(" ", Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))).trim().replaceAll("\\s+", " ");
+    }
+
+    private static void restorePortRange(String range) throws java.io.IOException {
+        Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=" + range));
+        if (!portRange().equals(range)) {
+            System.out.println("  WARNING: could not restore net.ipv4.ip_local_port_range to " + range + " (now " + portRange() + ")");
         }
     }
 
@@ -321,7 +337,7 @@ public final class BenchMain implements Callable<Integer> {
     // ------------------------------------------------------------------ idle concurrency
 
     private void concurrency(Systems sys, LoadGen gen, List<Integer> counts) throws Exception {
-        String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+        String range = portRange();
         boolean widened = false;
         if (counts.stream().anyMatch(n -> n > 20_000)) {
             widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
@@ -362,7 +378,7 @@ public final class BenchMain implements Callable<Integer> {
             }
         } finally {
             if (widened) {
-                Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=" + range.replaceAll("\\s+", " ")));
+                restorePortRange(range);
             }
         }
     }

@@ -73,11 +73,13 @@ class EngineFeaturesTest {
         Files.writeString(dir.resolve("ip_list.txt"), "# backends\n" + a.endpoint() + "\n" + b.endpoint() + "\n");
         int port = freePort();
         int metricsPort = freePort();
-        // the seed's own file; only its ports and the list's location differ on this machine
+        // the seed's own file; only its ports and the list's location differ on this machine, plus the
+        // admin API (which the seed does not have) on a free port instead of Titan's default 9098
         String seed = new String(getClass().getResourceAsStream("/configs/seed-001.yaml").readAllBytes(), StandardCharsets.UTF_8)
                 .replace("127.0.0.1:1234", "127.0.0.1:" + port)
                 .replace("127.0.0.1:9099", "127.0.0.1:" + metricsPort)
-                .replace("./ip_list.txt", dir.resolve("ip_list.txt").toString());
+                .replace("./ip_list.txt", dir.resolve("ip_list.txt").toString())
+                + "\nadmin: { listen_addr: \"127.0.0.1:0\" }\n";
         Path file = dir.resolve("forwarder.yaml");
         Files.writeString(file, seed);
         h.start(new ConfigLoader().load(file));
