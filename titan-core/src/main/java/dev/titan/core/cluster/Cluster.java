@@ -101,7 +101,11 @@ public final class Cluster implements AutoCloseable {
      * initial probe round is done (at once if it is disabled).
      */
     public CompletableFuture<Void> start() {
-        AddressList list = source.load();
+        return start(source.load());
+    }
+
+    /** Starts with an endpoint list the caller already loaded (and so validated) from this cluster's source. */
+    public CompletableFuture<Void> start(AddressList list) {
         CompletableFuture<Void> ready = new CompletableFuture<>();
         control.execute(() -> {
             applyAddresses(list);
@@ -154,7 +158,11 @@ public final class Cluster implements AutoCloseable {
     /** Applies a new configuration of the same cluster without losing scores or connections. */
     public CompletableFuture<Void> reconfigure(ClusterConfig next) {
         EndpointSource nextSource = new EndpointSource(next.provider(), next.defaultRemotePort());
-        AddressList list = nextSource.load();
+        return reconfigure(next, nextSource, nextSource.load());
+    }
+
+    /** Reconfigures with an endpoint list already loaded from {@code nextSource} (one DNS/file read per reload). */
+    public CompletableFuture<Void> reconfigure(ClusterConfig next, EndpointSource nextSource, AddressList list) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         control.execute(() -> {
             ClusterConfig prev = config;

@@ -281,8 +281,13 @@ public final class Engine implements AutoCloseable {
     public synchronized void reload(TitanConfig next) {
         checkFactories(next);
         // 1. validate every endpoint source before touching anything
+        // (each list is loaded once here and handed on, so a reload resolves names and reads files once)
+        Map<String, EndpointSource> sources = new HashMap<>();
+        Map<String, dev.titan.core.endpoint.AddressList> lists = new HashMap<>();
         for (ClusterConfig cc : next.clusters().values()) {
-            new EndpointSource(cc.provider(), cc.defaultRemotePort()).load();
+            EndpointSource src = new EndpointSource(cc.provider(), cc.defaultRemotePort());
+            lists.put(cc.name(), src.load());
+            sources.put(cc.name(), src);
         }
         // 2. new clusters and newly bound listeners; undone on failure
         Map<String, Cluster> added = new LinkedHashMap<>();
@@ -291,7 +296,7 @@ public final class Engine implements AutoCloseable {
             for (ClusterConfig cc : next.clusters().values()) {
                 if (!clusters.containsKey(cc.name())) {
                     Cluster c = newCluster(cc);
-                    c.start();
+                    c.start(lists.get(cc.name()));
                     added.put(cc.name(), c);
                 }
             }
@@ -320,7 +325,7 @@ public final class Engine implements AutoCloseable {
         clusters.putAll(added);
         for (ClusterConfig cc : next.clusters().values()) {
             if (!added.containsKey(cc.name())) {
-                clusters.get(cc.name()).reconfigure(cc).join();
+                clusters.get(cc.name()).reconfigure(cc, sources.get(cc.name()), lists.get(cc.name())).join();
             }
         }
         Map<String, ListenerHandle> nextListeners = new LinkedHashMap<>();
