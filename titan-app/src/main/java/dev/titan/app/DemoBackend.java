@@ -1,7 +1,6 @@
 package dev.titan.app;
 
 import dev.titan.core.net.Transport;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -31,7 +30,7 @@ final class DemoBackend implements AutoCloseable {
     DemoBackend(Transport transport, String name, long delayMillis) {
         this.name = name;
         this.delayMillis = delayMillis;
-        this.server = new ServerBootstrap().group(transport.group()).channel(transport.serverChannel())
+        this.server = transport.serverBootstrap()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {

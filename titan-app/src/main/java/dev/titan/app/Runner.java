@@ -88,8 +88,11 @@ final class Runner {
         java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
         Runnable graceful = () -> {
             if (stopping.getAndSet(true)) {
-                log.warn("second stop signal: exiting now without waiting for connections to drain");
-                Runtime.getRuntime().halt(Main.EXIT_FAILURE);
+                try {
+                    log.warn("second stop signal: exiting now without waiting for connections to drain");
+                } finally {
+                    Runtime.getRuntime().halt(Main.EXIT_FAILURE); // even if logging itself fails
+                }
             }
             Thread.ofPlatform().name("titan-stop").start(this::stop);
         };
@@ -177,8 +180,11 @@ final class Runner {
         try {
             engine.stop(config.drainTimeout());
         } finally {
-            transport.close();
-            stopped.countDown();
+            try {
+                transport.close();
+            } finally {
+                stopped.countDown(); // whatever failed above, the process must still exit
+            }
             log.info("stopped");
         }
     }

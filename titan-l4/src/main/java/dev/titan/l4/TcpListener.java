@@ -12,9 +12,9 @@ import dev.titan.core.net.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.group.ChannelGroup;
@@ -46,6 +46,7 @@ public final class TcpListener implements ListenerHandle {
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final AtomicInteger active = new AtomicInteger();
     private final ConcurrentHashMap<InetAddress, AtomicInteger> perIp = new ConcurrentHashMap<>();
+    private final Forward forward = new Forward();
     private Channel server;
 
     public TcpListener(ListenerConfig config, Cluster cluster, Transport transport, TitanMetrics.ListenerMeters meters) {
@@ -58,23 +59,20 @@ public final class TcpListener implements ListenerHandle {
     @Override
     public void start() {
         ListenerConfig c = config;
-        ServerBootstrap b = new ServerBootstrap()
-                .group(transport.group())
-                .channel(transport.serverChannel())
+        ServerBootstrap b = transport.serverBootstrap()
                 .option(ChannelOption.SO_BACKLOG, c.backlog())
-                .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, c.tcpNoDelay())
-                .childOption(ChannelOption.SO_KEEPALIVE, c.tcpKeepAlive())
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
-                .childHandler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast("forward", new Forward());
-                    }
-                });
+                .childHandler(forward);
+        // each child option is a setsockopt per accepted connection: set only what differs from the socket's default
+        if (!c.tcpNoDelay()) {
+            b.childOption(ChannelOption.TCP_NODELAY, false); // Netty turns it on for every channel
+        }
+        if (c.tcpKeepAlive()) {
+            b.childOption(ChannelOption.SO_KEEPALIVE, true);
+        }
         if (c.reusePort() && transport.kind() == Transport.Kind.EPOLL) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
         }
@@ -145,7 +143,8 @@ public final class TcpListener implements ListenerHandle {
         return config;
     }
 
-    /** Admits a client (limits), connects upstream, and hands both to a {@link Relay}. */
+    /** Admits a client (limits), connects upstream, and hands both to a {@link Relay}. One instance serves every connection. */
+    @ChannelHandler.Sharable
     private final class Forward extends ChannelInboundHandlerAdapter {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -173,7 +172,6 @@ public final class TcpListener implements ListenerHandle {
                 }
                 cl.opened(up);
                 ctx.pipeline().remove(this);
-                connections.add(up.channel());
                 ByteBuf early = up.early();
                 if (early != null) {
                     client.writeAndFlush(early);

@@ -558,7 +558,9 @@ public final class Cluster implements AutoCloseable {
 
     /** Reports that a real connection to {@code e} ended well after the endpoint answered: ends a failure streak. */
     public void reportSuccess(Endpoint e) {
-        control.execute(() -> e.passiveFailures(0));
+        if (e.passiveFailures() != 0) { // the common case has no streak to end: no task for the control loop
+            control.execute(() -> e.passiveFailures(0));
+        }
     }
 
     /** A result of a real connection: feeds the same score as probes, and ejects repeat offenders. */

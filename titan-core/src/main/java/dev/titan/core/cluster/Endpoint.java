@@ -25,7 +25,7 @@ public final class Endpoint {
     private volatile double cachedScore;
     private volatile long ejectedUntilNanos;
     private volatile int ejections;
-    private int passiveFailures;
+    private volatile int passiveFailures; // written on the control loop, read anywhere
     private long lastProbeNanos = Long.MIN_VALUE;
     // peak-EWMA of connect latency (ns), decaying towards new samples; updated racily, which is fine
     private volatile double peakEwmaNanos;

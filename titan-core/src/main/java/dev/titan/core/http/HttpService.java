@@ -1,7 +1,6 @@
 package dev.titan.core.http;
 
 import dev.titan.core.net.Transport;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -84,9 +83,7 @@ public final class HttpService implements AutoCloseable {
     }
 
     public InetSocketAddress start(Transport transport, InetSocketAddress address) {
-        server = new ServerBootstrap()
-                .group(transport.group())
-                .channel(transport.serverChannel())
+        server = transport.serverBootstrap()
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {

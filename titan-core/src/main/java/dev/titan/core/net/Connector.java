@@ -1,14 +1,16 @@
 package dev.titan.core.net;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
+import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 
 /**
@@ -19,12 +21,6 @@ import java.time.Duration;
 public final class Connector {
     /** Bytes queued towards a slow peer before its source stops being read. */
     public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
-
-    @ChannelHandler.Sharable
-    private static final class Idle extends ChannelInboundHandlerAdapter {
-    }
-
-    private static final ChannelHandler IDLE = new Idle();
 
     private final Transport transport;
     private final boolean noDelay;
@@ -40,19 +36,39 @@ public final class Connector {
         return transport;
     }
 
-    /** Starts a connection to {@code address} on {@code loop}; the future completes when it is up. */
+    /**
+     * Starts a connection to {@code address} (resolved) on {@code loop}; the future completes when it
+     * is up. The channel is built directly rather than through a {@code Bootstrap}: no reflective
+     * factory, no option map, no resolver lookup per connection.
+     */
     public ChannelFuture connect(InetSocketAddress address, EventLoop loop, Duration timeout) {
-        return new Bootstrap()
-                .group(loop)
-                .channel(transport.socketChannel())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis())))
-                .option(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, noDelay)
-                .option(ChannelOption.SO_KEEPALIVE, keepAlive)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .handler(IDLE)
-                .connect(address);
+        SocketChannel ch = transport.newSocketChannel(address);
+        ChannelConfig c = ch.config();
+        c.setAllocator(PooledByteBufAllocator.DEFAULT);
+        c.setAutoRead(false);
+        c.setWriteBufferWaterMark(WATER_MARK);
+        c.setConnectTimeoutMillis((int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis())));
+        c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        if (!noDelay) { // Netty turns TCP_NODELAY on when it creates the channel
+            ch.config().setTcpNoDelay(false);
+        }
+        if (keepAlive) {
+            ch.config().setKeepAlive(true);
+        }
+        // the promise names its loop: callers on other threads may add listeners before the channel is registered
+        ChannelPromise promise = new DefaultChannelPromise(ch, loop);
+        if (address.isUnresolved()) {
+            ch.unsafe().closeForcibly();
+            return promise.setFailure(new UnresolvedAddressException());
+        }
+        loop.register(ch).addListener(r -> {
+            if (r.isSuccess()) {
+                ch.connect(address, promise);
+            } else {
+                ch.unsafe().closeForcibly();
+                promise.setFailure(r.cause());
+            }
+        });
+        return promise;
     }
 }

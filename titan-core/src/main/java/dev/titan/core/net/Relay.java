@@ -1,10 +1,12 @@
 package dev.titan.core.net;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
@@ -65,36 +67,43 @@ public final class Relay {
      */
     public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats) {
         Relay r = new Relay(a, b, idleTimeout, stats);
-        a.pipeline().addLast("relay", r.new Side(b, stats::bytesFromA, false));
-        b.pipeline().addLast("relay", r.new Side(a, n -> {
+        r.sideA = r.new Side(b, stats::bytesFromA, false);
+        r.sideB = r.new Side(a, n -> {
             r.bytesFromB += n;
             stats.bytesFromB(n);
-        }, true));
+        }, true);
+        a.pipeline().addLast("relay", r.sideA);
+        b.pipeline().addLast("relay", r.sideB);
         r.startIdleTimer();
-        // when either closes, close the other once its pending writes are out
-        a.closeFuture().addListener(f -> closeAfterFlush(b));
-        b.closeFuture().addListener(f -> closeAfterFlush(a));
-        a.closeFuture().addListener(f -> r.onClosed());
+        // when either closes, close the other once its pending writes are out; report when both are closed
+        ChannelFutureListener onClose = f -> r.onClosed(f.channel());
+        a.closeFuture().addListener(onClose);
+        b.closeFuture().addListener(onClose);
         a.config().setAutoRead(true);
         b.config().setAutoRead(true);
         return r;
     }
 
+    private Side sideA;
+    private Side sideB;
     private boolean closedReported;
 
-    private void onClosed() {
-        b.closeFuture().addListener(f -> {
-            synchronized (this) {
-                if (closedReported) {
-                    return;
-                }
-                closedReported = true;
+    private void onClosed(Channel closed) {
+        Channel other = closed == a ? b : a;
+        if (other.isOpen()) {
+            closeAfterFlush(other);
+            return;
+        }
+        synchronized (this) {
+            if (closedReported) {
+                return;
             }
-            if (idleTask != null) {
-                idleTask.cancel(false);
-            }
-            stats.closed(this);
-        });
+            closedReported = true;
+        }
+        if (idleTask != null) {
+            idleTask.cancel(false);
+        }
+        stats.closed(this);
     }
 
     private void startIdleTimer() {
@@ -110,9 +119,16 @@ public final class Relay {
         }, period, period, TimeUnit.NANOSECONDS);
     }
 
+    /** Closes {@code ch} once what was written to it is out (at once when nothing is pending). */
     static void closeAfterFlush(Channel ch) {
-        if (ch.isActive()) {
-            ch.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        if (!ch.isOpen()) {
+            return;
+        }
+        ChannelOutboundBuffer pending = ch.unsafe().outboundBuffer();
+        if (pending == null || pending.totalPendingWriteBytes() == 0) {
+            ch.close();
+        } else {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }
     }
 
@@ -173,9 +189,15 @@ public final class Relay {
                 }
                 inputDone = true;
                 lastActivity = System.nanoTime();
-                // the other end finished sending: pass the FIN on once the bytes before it are written
-                if (peer instanceof DuplexChannel duplex && peer.isActive()) {
-                    peer.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
+                Side other = isB ? sideA : sideB;
+                if (other.inputDone) {
+                    // both ends have finished sending: the pair is done once the last bytes are out
+                    // (closing sends the FIN; a shutdown first would only add a syscall and an exception)
+                    closeAfterFlush(peer);
+                    closeAfterFlush(ctx.channel());
+                } else if (peer instanceof DuplexChannel duplex && peer.isActive()) {
+                    // the other end finished sending: pass the FIN on once the bytes before it are written
+                    peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
                         if (duplex.isActive()) {
                             duplex.shutdownOutput();
                         }
