@@ -167,6 +167,9 @@ public final class BenchMain implements Callable<Integer> {
             for (Systems.Proxy p : PROXIES) {
                 procs.add(sys.start(p));
             }
+            for (Systems.Proxy p : PROXIES) {
+                churn(sys, p, quick ? 1 : 5);
+            }
             for (Systems.Proxy p : all) {
                 m.run(p, quick ? 1 : 10); // warm-up (JIT, pools, caches), not recorded
             }
@@ -181,6 +184,26 @@ public final class BenchMain implements Callable<Integer> {
             }
         } finally {
             procs.forEach(sys::stop);
+        }
+    }
+
+    /**
+     * Warm-up with a new connection per request, for every proxy alike: a proxy that has run for a
+     * while has set up thousands of connections, and a JIT-compiled runtime (Titan) is only at its
+     * steady state once its connection-setup path is compiled too. Measured without it, each
+     * keep-alive round began with 100 connections set up by interpreted code: up to 200 ms for the
+     * first requests, which decided p99. Ports are widened as in l4-connrate and restored.
+     */
+    private void churn(Systems sys, Systems.Proxy p, int secs) throws Exception {
+        String range = portRange();
+        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
+        try {
+            Map<String, Double> v = wrk(sys, p, 10, secs, true);
+            System.out.printf("  warm-up %-13s %.0f new connections/s%n", p.name(), v.get("conn_per_s"));
+        } finally {
+            if (widened) {
+                restorePortRange(range);
+            }
         }
     }
 

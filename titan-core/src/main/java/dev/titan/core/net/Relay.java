@@ -11,6 +11,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
@@ -35,6 +36,22 @@ import java.util.function.LongConsumer;
  * the peer or released.
  */
 public final class Relay {
+    /**
+     * Written by the relay to a channel that is not a socket but can end its output without closing
+     * (a tunnel stream, which sends END_STREAM), when the other side sent its FIN. Such a channel
+     * says so with the {@link #END_OF_OUTPUT_SUPPORTED} attribute; its pipeline turns the marker into
+     * the end of its output.
+     */
+    public static final Object END_OF_OUTPUT = new Object() {
+        @Override
+        public String toString() {
+            return "END_OF_OUTPUT";
+        }
+    };
+
+    /** Set to true on a non-socket channel whose pipeline understands {@link #END_OF_OUTPUT}. */
+    public static final AttributeKey<Boolean> END_OF_OUTPUT_SUPPORTED = AttributeKey.valueOf("titan.relay.endOfOutput");
+
     private final Channel a;
     private final Channel b;
     private final Stats stats;
@@ -137,7 +154,7 @@ public final class Relay {
         private final Channel peer;
         private final LongConsumer counter;
         private final boolean isB;
-        private boolean inputDone;
+        private volatile boolean inputDone; // read by the other side, which may run on another loop
 
         Side(Channel peer, LongConsumer counter, boolean isB) {
             this.peer = peer;
@@ -195,6 +212,8 @@ public final class Relay {
                     // (closing sends the FIN; a shutdown first would only add a syscall and an exception)
                     closeAfterFlush(peer);
                     closeAfterFlush(ctx.channel());
+                } else if (peer.isActive() && Boolean.TRUE.equals(peer.attr(END_OF_OUTPUT_SUPPORTED).get())) {
+                    peer.writeAndFlush(END_OF_OUTPUT); // a tunnel stream: ends its output, keeps reading
                 } else if (peer instanceof DuplexChannel duplex && peer.isActive()) {
                     // the other end finished sending: pass the FIN on once the bytes before it are written
                     peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {

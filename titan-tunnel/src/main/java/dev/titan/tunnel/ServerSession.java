@@ -1,0 +1,109 @@
+package dev.titan.tunnel;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetSocketAddress;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** One authenticated tunnel on the server: opens a stream to one of the client's services per user connection. */
+public final class ServerSession {
+    private final Channel channel;
+    private final TunnelServerConfig.User user;
+    private final TunnelProtocol.Auth auth;
+    private final int maxStreams;
+    private final AtomicInteger activeStreams = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong streamsOpened = new java.util.concurrent.atomic.AtomicLong();
+    private volatile long rttNanos = -1;
+
+    ServerSession(Channel channel, TunnelServerConfig.User user, TunnelProtocol.Auth auth, int maxStreams) {
+        this.channel = channel;
+        this.user = user;
+        this.auth = auth;
+        this.maxStreams = maxStreams;
+    }
+
+    public String clientId() {
+        return user.id();
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    TunnelProtocol.Auth auth() {
+        return auth;
+    }
+
+    /** Streams opened on this tunnel since it connected. */
+    public long streamsOpened() {
+        return streamsOpened.get();
+    }
+
+    public int activeStreams() {
+        return activeStreams.get();
+    }
+
+    /** The last PING round trip in nanoseconds, -1 before the first. */
+    public long rttNanos() {
+        return rttNanos;
+    }
+
+    void rtt(long nanos) {
+        rttNanos = nanos;
+    }
+
+    boolean hasCapacity() {
+        return channel.isActive() && activeStreams.get() < maxStreams;
+    }
+
+    /**
+     * Opens a stream to {@code service} on the client for a user at {@code from}. The stream
+     * carries bytes (see {@link StreamAdapter}) and starts with auto-read off: the caller starts a
+     * relay on it. Bytes may be written at once: the client buffers them, within the stream's
+     * flow-control window, until its local connection is up (no round trip is waited for).
+     */
+    Future<Http2StreamChannel> open(String service, InetSocketAddress from) {
+        Promise<Http2StreamChannel> promise = channel.eventLoop().newPromise();
+        if (!hasCapacity()) {
+            promise.setFailure(new IllegalStateException("tunnel of " + user.id() + " has no free stream"));
+            return promise;
+        }
+        activeStreams.incrementAndGet();
+        streamsOpened.incrementAndGet();
+        new Http2StreamChannelBootstrap(channel)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .handler(new ChannelInitializer<Http2StreamChannel>() {
+                    @Override
+                    protected void initChannel(Http2StreamChannel ch) {
+                        ch.pipeline().addLast("stream", new StreamAdapter());
+                    }
+                })
+                .open().addListener(f -> {
+                    if (!f.isSuccess()) {
+                        activeStreams.decrementAndGet();
+                        promise.setFailure(f.cause());
+                        return;
+                    }
+                    Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+                    stream.closeFuture().addListener(c -> activeStreams.decrementAndGet());
+                    Http2Headers headers = new DefaultHttp2Headers()
+                            .method("CONNECT")
+                            .authority(service);
+                    if (from != null) {
+                        headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, from.getAddress().getHostAddress() + ":" + from.getPort());
+                    }
+                    stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
+                    promise.setSuccess(stream);
+                });
+        return promise;
+    }
+}

@@ -1,0 +1,320 @@
+package dev.titan.tunnel;
+
+import dev.titan.core.config.HostPort;
+import dev.titan.core.net.Connector;
+import dev.titan.core.net.Relay;
+import dev.titan.core.net.Transport;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The private side of the reverse tunnel: holds {@code connections} tunnels to the servers,
+ * answers each stream the server opens by connecting to the named local service, and relays.
+ * A tunnel that closes is dialled again with exponential back-off (0.5 s doubling to 30 s, with
+ * jitter, and never sooner than a refusing server asked).
+ */
+public final class TunnelClient implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(TunnelClient.class);
+    private static final long MAX_BACKOFF_MS = 30_000;
+
+    private final TunnelClientConfig config;
+    private final Transport transport;
+    private final Connector connector;
+    private final Map<String, TunnelClientConfig.LocalService> services;
+    private final Slot[] slots;
+    private final AtomicInteger connected = new AtomicInteger();
+    private volatile boolean closed;
+
+    public TunnelClient(TunnelClientConfig config, Transport transport) {
+        this.config = config;
+        this.transport = transport;
+        this.connector = new Connector(transport, true, true);
+        this.services = config.services().stream()
+                .collect(Collectors.toUnmodifiableMap(TunnelClientConfig.LocalService::name, Function.identity()));
+        this.slots = new Slot[config.connections()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new Slot(i);
+        }
+    }
+
+    public void start() {
+        for (Slot s : slots) {
+            s.dial();
+        }
+    }
+
+    /** Tunnels currently connected and authenticated. */
+    public int connectedTunnels() {
+        return connected.get();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Slot s : slots) {
+            Channel ch = s.channel;
+            if (ch != null) {
+                ch.close().syncUninterruptibly();
+            }
+        }
+    }
+
+    /** One of the tunnels this client holds, and its reconnect state. */
+    private final class Slot {
+        final int index;
+        volatile int failures; // dial and retry run on whichever loop the last attempt used
+        int nextServer;
+        volatile Channel channel;
+        long notBeforeMs;
+
+        Slot(int index) {
+            this.index = index;
+            this.nextServer = index % config.servers().size();
+        }
+
+        void dial() {
+            if (closed) {
+                return;
+            }
+            InetSocketAddress server = config.servers().get(nextServer);
+            ChannelFuture f = connector.connect(server, transport.group().next(), config.dialTimeout());
+            f.addListener(done -> {
+                if (!done.isSuccess()) {
+                    log.debug("tunnel {}: cannot reach {}: {}", index, HostPort.format(server), done.cause().toString());
+                    retry();
+                    return;
+                }
+                Channel ch = f.channel();
+                channel = ch;
+                if (closed) {
+                    ch.close();
+                    return;
+                }
+                ch.pipeline().addLast("handshake", new ClientHandshake(this));
+                ByteBuf hello = ch.alloc().buffer(TunnelProtocol.MAGIC.length + 1);
+                hello.writeBytes(TunnelProtocol.MAGIC).writeByte(TunnelProtocol.VERSION);
+                ch.writeAndFlush(hello);
+                ch.config().setAutoRead(true);
+                ch.closeFuture().addListener(c -> retry());
+            });
+        }
+
+        void up() {
+            Channel ch = channel;
+            connected.incrementAndGet();
+            ch.closeFuture().addListener(c -> connected.decrementAndGet());
+            // the back-off starts over only once a tunnel has stayed up: one that is accepted and then
+            // dropped at once (a server in trouble) must not be redialled twice a second forever
+            ch.eventLoop().schedule(() -> {
+                if (ch.isActive()) {
+                    failures = 0;
+                }
+            }, 10, TimeUnit.SECONDS);
+        }
+
+        void retry() {
+            if (closed) {
+                return;
+            }
+            nextServer = (nextServer + 1) % config.servers().size(); // the next server in turn
+            long base = Math.min(MAX_BACKOFF_MS, 500L << Math.min(6, failures));
+            failures++;
+            long delay = Math.max(notBeforeMs, base / 2 + ThreadLocalRandom.current().nextLong(base / 2 + 1));
+            notBeforeMs = 0;
+            log.debug("tunnel {}: reconnecting in {} ms", index, delay);
+            transport.group().next().schedule(this::dial, delay, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Answers the challenge and, once accepted, turns the connection into the HTTP/2 server side. */
+    private final class ClientHandshake extends ByteToMessageDecoder {
+        private final Slot slot;
+        private boolean sentAuth;
+        private io.netty.util.concurrent.ScheduledFuture<?> timeout;
+
+        ClientHandshake(Slot slot) {
+            this.slot = slot;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            timeout = ctx.executor().schedule(() -> {
+                log.warn("tunnel {}: handshake with {} timed out", slot.index, ctx.channel().remoteAddress());
+                ctx.close();
+            }, config.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        protected void handlerRemoved0(ChannelHandlerContext ctx) {
+            timeout.cancel(false);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            if (!sentAuth) {
+                TunnelProtocol.Challenge c = TunnelProtocol.decode(in, TunnelProtocol.Challenge.class);
+                if (c == null) {
+                    return;
+                }
+                if (c.nonce() == null || c.nonce().length() < 16) {
+                    throw new TunnelProtocol.HandshakeException("server sent no usable nonce");
+                }
+                TunnelProtocol.Auth auth = new TunnelProtocol.Auth(TunnelProtocol.VERSION, config.id(),
+                        TunnelProtocol.proof(config.secret(), c.nonce(), config.id()), config.labels(),
+                        config.services().stream().map(TunnelClientConfig.LocalService::published).toList());
+                ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), auth));
+                sentAuth = true;
+            }
+            TunnelProtocol.Result r = TunnelProtocol.decode(in, TunnelProtocol.Result.class);
+            if (r == null) {
+                return;
+            }
+            if (!r.ok()) {
+                log.warn("tunnel {}: {} refused the tunnel: {}", slot.index, ctx.channel().remoteAddress(), r.reason());
+                slot.notBeforeMs = r.retryAfterMs() == null ? 0 : Math.min(MAX_BACKOFF_MS, r.retryAfterMs());
+                ctx.close();
+                return;
+            }
+            startHttp2(ctx.pipeline());
+            ctx.pipeline().remove(this);
+            slot.up();
+            log.info("tunnel {} to {} up", slot.index, ctx.channel().remoteAddress());
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.warn("tunnel {}: handshake with {} failed: {}", slot.index, ctx.channel().remoteAddress(), cause.getMessage());
+            ctx.close();
+        }
+    }
+
+    private void startHttp2(ChannelPipeline p) {
+        TunnelSettings s = config.settings();
+        p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(s.http2(true)).build());
+        p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel ch) {
+                ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                ch.pipeline().addLast("stream", new StreamAdapter()).addLast("open", new LocalOpen());
+            }
+        }));
+        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> { }));
+        p.addLast("errors", new TunnelServer.TunnelErrors());
+        p.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
+    }
+
+    /**
+     * Handles a stream the server opened: reads its CONNECT, connects to the named local service,
+     * answers 200 (or 404 / 502) and relays. Bytes that arrive before the local connection is up
+     * are held (at most what flow control let through) and written first.
+     */
+    private final class LocalOpen extends ChannelInboundHandlerAdapter {
+        private final ArrayDeque<ByteBuf> early = new ArrayDeque<>();
+        private boolean opening;
+        private boolean inputEnded;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf buf) {
+                if (!opening) {
+                    buf.release(); // bytes before the CONNECT: not the protocol
+                    ctx.close();
+                    return;
+                }
+                early.add(buf);
+                return;
+            }
+            if (msg instanceof Http2HeadersFrame h && !opening) {
+                opening = true;
+                open(ctx, h);
+                return;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt == ChannelInputShutdownEvent.INSTANCE) {
+                inputEnded = true;
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        private void open(ChannelHandlerContext ctx, Http2HeadersFrame h) {
+            Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
+            CharSequence name = h.headers().authority();
+            TunnelClientConfig.LocalService svc = name == null ? null : services.get(name.toString());
+            if (svc == null) {
+                log.debug("stream for unknown service {}", name);
+                stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("404"), true));
+                return;
+            }
+            stream.config().setAutoRead(false);
+            connector.connect(svc.local(), stream.eventLoop(), config.dialTimeout()).addListener((ChannelFuture f) -> {
+                if (!f.isSuccess()) {
+                    log.debug("service {}: cannot connect to {}: {}", svc.name(), HostPort.format(svc.local()), f.cause().toString());
+                    releaseEarly();
+                    stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("502"), true));
+                    return;
+                }
+                Channel local = f.channel();
+                if (!stream.isActive()) {
+                    releaseEarly();
+                    local.close();
+                    return;
+                }
+                stream.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+                for (ByteBuf b; (b = early.poll()) != null; ) {
+                    local.write(b, local.voidPromise());
+                }
+                local.flush();
+                ctx.pipeline().remove(this);
+                Relay.start(stream, local, config.idleTimeout(), TunnelServer.NO_STATS);
+                if (inputEnded) {
+                    stream.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+                }
+                stream.flush();
+            });
+        }
+
+        private void releaseEarly() {
+            for (ByteBuf b; (b = early.poll()) != null; ) {
+                b.release();
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            releaseEarly();
+            ctx.fireChannelInactive();
+        }
+    }
+}

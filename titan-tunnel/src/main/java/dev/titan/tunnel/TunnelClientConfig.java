@@ -1,0 +1,66 @@
+package dev.titan.tunnel;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A tunnel client: which servers to dial, as whom, how many tunnels to hold, and the local services
+ * it publishes.
+ *
+ * @param servers      tunnel servers; each tunnel dials them in turn until one accepts
+ * @param id           client id (replicas share one)
+ * @param secret       shared secret, proven by HMAC, never sent
+ * @param connections  tunnels to hold open at once
+ * @param services     local services, by the name the server asks for
+ * @param labels       metadata sent with the handshake (region, ISP, ...)
+ */
+public record TunnelClientConfig(List<InetSocketAddress> servers, String id, byte[] secret, int connections, List<LocalService> services,
+                                 Map<String, String> labels, TunnelSettings settings, Duration dialTimeout, Duration idleTimeout) {
+    public TunnelClientConfig {
+        if (servers.isEmpty()) {
+            throw new IllegalArgumentException("a tunnel client needs at least one server");
+        }
+        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(secret, "secret");
+        if (connections < 1) {
+            throw new IllegalArgumentException("connections must be >= 1, got " + connections);
+        }
+        servers = List.copyOf(servers);
+        services = List.copyOf(services);
+        labels = Map.copyOf(labels);
+    }
+
+    public static TunnelClientConfig of(InetSocketAddress server, String id, String secret, int connections, List<LocalService> services) {
+        return new TunnelClientConfig(List.of(server), id, secret.getBytes(StandardCharsets.UTF_8), connections, services, Map.of(),
+                TunnelSettings.DEFAULTS, Duration.ofSeconds(5), Duration.ofMinutes(10));
+    }
+
+    /**
+     * A local service: {@code type} tcp with the server port to expose it on, or http with the host
+     * names it answers to; {@code local} is where the client connects for each stream.
+     */
+    public record LocalService(String name, String type, InetSocketAddress local, Integer remotePort, List<String> hosts) {
+        public LocalService {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(local, "local");
+            hosts = hosts == null ? List.of() : List.copyOf(hosts);
+        }
+
+        public static LocalService tcp(String name, InetSocketAddress local, int remotePort) {
+            return new LocalService(name, "tcp", local, remotePort, List.of());
+        }
+
+        TunnelProtocol.Service published() {
+            return new TunnelProtocol.Service(name, type, remotePort, hosts.isEmpty() ? null : hosts);
+        }
+    }
+
+    @Override
+    public String toString() { // never the secret
+        return "TunnelClientConfig[servers=" + servers + ", id=" + id + ", connections=" + connections + ", services=" + services + "]";
+    }
+}

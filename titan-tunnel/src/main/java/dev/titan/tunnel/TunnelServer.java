@@ -1,0 +1,455 @@
+package dev.titan.tunnel;
+
+import dev.titan.core.config.HostPort;
+import dev.titan.core.net.Connector;
+import dev.titan.core.net.Relay;
+import dev.titan.core.net.Transport;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The public side of the reverse tunnel: accepts tunnels from clients behind NAT, authenticates
+ * them, and exposes their services (a TCP port per published TCP service). Clients with the same
+ * id are replicas: each user connection goes to the replica with the fewest active streams, and a
+ * replica that goes away simply stops being chosen.
+ */
+public final class TunnelServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(TunnelServer.class);
+    private static final int MAX_TRACKED_FAILURES = 10_000;
+
+    private final TunnelServerConfig config;
+    private final Transport transport;
+    private final Map<String, TunnelServerConfig.User> users;
+    private final Map<String, CopyOnWriteArrayList<ServerSession>> sessions = new ConcurrentHashMap<>();
+    private final Map<Integer, TcpExposure> exposures = new ConcurrentHashMap<>();
+    private final Map<InetAddress, Integer> failures = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> handshakeFailures = new ConcurrentHashMap<>();
+    private final AtomicLong streamsTotal = new AtomicLong();
+    private Channel server;
+
+    public TunnelServer(TunnelServerConfig config, Transport transport) {
+        this.config = config;
+        this.transport = transport;
+        this.users = config.users().stream().collect(Collectors.toUnmodifiableMap(TunnelServerConfig.User::id, Function.identity()));
+    }
+
+    public InetSocketAddress start() {
+        server = transport.serverBootstrap()
+                .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast("handshake", new ServerHandshake());
+                    }
+                })
+                .bind(config.listen()).syncUninterruptibly().channel();
+        log.info("tunnel server listening on {}", HostPort.format(address()));
+        return address();
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) server.localAddress();
+    }
+
+    /** Connected tunnels of a client id (its replicas). */
+    public List<ServerSession> sessions(String clientId) {
+        List<ServerSession> list = sessions.get(clientId);
+        return list == null ? List.of() : List.copyOf(list);
+    }
+
+    public int tunnelCount() {
+        return sessions.values().stream().mapToInt(List::size).sum();
+    }
+
+    /** Handshake failures by reason (unknown_or_bad_secret, timeout, malformed, not_allowed, too_many_tunnels). */
+    public Map<String, Long> handshakeFailures() {
+        return handshakeFailures.entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().get()));
+    }
+
+    public long streamsTotal() {
+        return streamsTotal.get();
+    }
+
+    /** The exposed TCP port of a client's service, if it is exposed. */
+    public List<Integer> exposedPorts(String clientId) {
+        return exposures.values().stream().filter(e -> e.clientId.equals(clientId)).map(e -> e.port).sorted().toList();
+    }
+
+    /** The replica of {@code clientId} with the fewest active streams, or null. */
+    ServerSession pick(String clientId) {
+        List<ServerSession> list = sessions.get(clientId);
+        if (list == null) {
+            return null;
+        }
+        // least active streams; ties go round the replicas so that light load is shared too
+        int n = list.size();
+        int start = Math.floorMod(rotation.getAndIncrement(), Math.max(1, n));
+        ServerSession best = null;
+        for (int i = 0; i < n; i++) {
+            ServerSession s;
+            try {
+                s = list.get((start + i) % n);
+            } catch (IndexOutOfBoundsException e) {
+                break; // a replica left meanwhile
+            }
+            if (s.hasCapacity() && (best == null || s.activeStreams() < best.activeStreams())) {
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    private final java.util.concurrent.atomic.AtomicInteger rotation = new java.util.concurrent.atomic.AtomicInteger();
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.close().syncUninterruptibly();
+        }
+        exposures.values().forEach(TcpExposure::close);
+        exposures.clear();
+        sessions.values().forEach(list -> list.forEach(s -> s.channel().close()));
+    }
+
+    private void failed(String reason) {
+        handshakeFailures.computeIfAbsent(reason, k -> new AtomicLong()).incrementAndGet();
+    }
+
+    /** Registers an authenticated tunnel and exposes what it publishes. On the tunnel's event loop. */
+    private void register(ServerSession s) {
+        sessions.computeIfAbsent(s.clientId(), k -> new CopyOnWriteArrayList<>()).add(s);
+        log.info("tunnel of {} connected from {} ({} replica(s))", s.clientId(), s.channel().remoteAddress(), sessions(s.clientId()).size());
+        List<TunnelProtocol.Service> services = s.auth().services() == null ? List.of() : s.auth().services();
+        for (TunnelProtocol.Service svc : services) {
+            if ("tcp".equals(svc.type()) && svc.remotePort() != null) {
+                TcpExposure e = exposures.computeIfAbsent(svc.remotePort(), port -> new TcpExposure(s.clientId(), svc.name(), port));
+                if (!e.clientId.equals(s.clientId()) || !e.service.equals(svc.name())) {
+                    log.warn("tunnel of {}: port {} is already exposed for {}/{}", s.clientId(), svc.remotePort(), e.clientId, e.service);
+                }
+            }
+        }
+        s.channel().closeFuture().addListener(f -> unregister(s));
+    }
+
+    private void unregister(ServerSession s) {
+        List<ServerSession> list = sessions.get(s.clientId());
+        if (list != null) {
+            list.remove(s);
+        }
+        log.info("tunnel of {} from {} closed ({} replica(s) left)", s.clientId(), s.channel().remoteAddress(), sessions(s.clientId()).size());
+        if (sessions(s.clientId()).isEmpty()) {
+            exposures.values().removeIf(e -> {
+                if (e.clientId.equals(s.clientId())) {
+                    e.close();
+                    return true;
+                }
+                return false;
+            });
+        }
+    }
+
+    /** A refused handshake waits longer the more this address failed: 250 ms doubling, at most 30 s. */
+    private long refusalDelayMillis(InetAddress ip) {
+        if (failures.size() > MAX_TRACKED_FAILURES) {
+            failures.clear(); // bounded memory: a flood of addresses resets the memory, not the delay's purpose
+        }
+        int n = failures.merge(ip, 1, Integer::sum);
+        return Math.min(30_000, 250L << Math.min(7, n - 1));
+    }
+
+    /** Reads the magic and the Auth, answers, and on success hands the connection to HTTP/2. */
+    private final class ServerHandshake extends ByteToMessageDecoder {
+        private enum State { MAGIC, AUTH, DONE }
+
+        private State state = State.MAGIC;
+        private String nonce;
+        private ScheduledFuture<?> timeout;
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            timeout = ctx.executor().schedule(() -> {
+                failed("timeout");
+                log.debug("tunnel handshake from {} timed out", ctx.channel().remoteAddress());
+                ctx.close();
+            }, config.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        protected void handlerRemoved0(ChannelHandlerContext ctx) {
+            timeout.cancel(false);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            if (state == State.DONE) {
+                in.skipBytes(in.readableBytes());
+                return;
+            }
+            if (state == State.MAGIC) {
+                // judge each byte as it arrives: a stranger is dropped at its first wrong byte, not at the timeout
+                int seen = Math.min(in.readableBytes(), TunnelProtocol.MAGIC.length);
+                for (int i = 0; i < seen; i++) {
+                    if (in.getByte(in.readerIndex() + i) != TunnelProtocol.MAGIC[i]) {
+                        failed("malformed");
+                        refuseNow(ctx, "not a Titan tunnel");
+                        return;
+                    }
+                }
+                if (in.readableBytes() < TunnelProtocol.MAGIC.length + 1) {
+                    return;
+                }
+                in.skipBytes(TunnelProtocol.MAGIC.length);
+                int version = in.readUnsignedByte();
+                if (version != TunnelProtocol.VERSION) {
+                    failed("malformed");
+                    refuse(ctx, "unsupported tunnel version " + version + " (server speaks " + TunnelProtocol.VERSION + ")");
+                    return;
+                }
+                nonce = TunnelProtocol.newNonce();
+                ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), new TunnelProtocol.Challenge(TunnelProtocol.VERSION, nonce)));
+                state = State.AUTH;
+            }
+            TunnelProtocol.Auth auth = TunnelProtocol.decode(in, TunnelProtocol.Auth.class);
+            if (auth == null) {
+                return;
+            }
+            state = State.DONE;
+            TunnelServerConfig.User user = auth.id() == null ? null : users.get(auth.id());
+            // the same answer for an unknown id and a wrong secret: the reply must not reveal which ids exist
+            if (user == null || !TunnelProtocol.proofMatches(user.secret(), nonce, auth.id(), auth.proof())) {
+                failed("unknown_or_bad_secret");
+                log.info("tunnel handshake from {} refused: unknown id or wrong secret", ctx.channel().remoteAddress());
+                refuse(ctx, "unknown id or wrong secret");
+                return;
+            }
+            String notAllowed = checkServices(user, auth);
+            if (notAllowed != null) {
+                failed("not_allowed");
+                refuse(ctx, notAllowed);
+                return;
+            }
+            if (sessions(user.id()).size() >= user.maxTunnels()) {
+                failed("too_many_tunnels");
+                refuse(ctx, "id " + user.id() + " already has " + user.maxTunnels() + " tunnels");
+                return;
+            }
+            failures.remove(((InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
+            ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.accepted()));
+            ServerSession session = new ServerSession(ctx.channel(), user, auth, config.settings().maxStreams());
+            startHttp2(ctx, session);
+            ctx.pipeline().remove(this); // bytes already read after the Auth go on to HTTP/2
+            register(session);
+        }
+
+        private String checkServices(TunnelServerConfig.User user, TunnelProtocol.Auth auth) {
+            if (auth.services() == null) {
+                return null;
+            }
+            for (TunnelProtocol.Service s : auth.services()) {
+                if (s.name() == null || s.name().isBlank()) {
+                    return "a service has no name";
+                }
+                if ("tcp".equals(s.type()) && s.remotePort() != null && !user.mayExpose(s.remotePort())) {
+                    return "service " + s.name() + ": port " + s.remotePort() + " is not allowed for id " + user.id();
+                }
+            }
+            return null;
+        }
+
+        private void refuse(ChannelHandlerContext ctx, String reason) {
+            state = State.DONE;
+            long delay = refusalDelayMillis(((InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
+            timeout.cancel(false);
+            ctx.executor().schedule(() -> {
+                if (ctx.channel().isActive()) {
+                    ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.refused(reason, delay)))
+                            .addListener(f -> ctx.close());
+                }
+            }, delay, TimeUnit.MILLISECONDS);
+        }
+
+        private void refuseNow(ChannelHandlerContext ctx, String reason) {
+            state = State.DONE;
+            log.debug("connection from {} closed: {}", ctx.channel().remoteAddress(), reason);
+            ctx.close();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            failed("malformed");
+            log.debug("tunnel handshake from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+
+    private void startHttp2(ChannelHandlerContext ctx, ServerSession session) {
+        TunnelSettings s = config.settings();
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(s.http2(false)).build();
+        ChannelPipeline p = ctx.pipeline();
+        p.addLast("h2", codec);
+        p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
+        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt));
+        p.addLast("errors", new TunnelErrors());
+        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
+    }
+
+    /** Streams opened by a client are not part of the protocol: closed at once. */
+    private static final ChannelHandler REFUSE_STREAMS = new Refuse();
+
+    @ChannelHandler.Sharable
+    private static final class Refuse extends ChannelInboundHandlerAdapter {
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            ctx.close();
+        }
+    }
+
+    /** The last handler of a tunnel: a protocol error closes that tunnel only. */
+    static final class TunnelErrors extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("tunnel {} closed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** A server port that forwards each accepted connection to a service of a client. */
+    private final class TcpExposure {
+        final String clientId;
+        final String service;
+        final int port;
+        private volatile Channel channel;
+        private volatile boolean closed;
+
+        TcpExposure(String clientId, String service, int port) {
+            this.clientId = clientId;
+            this.service = service;
+            this.port = port;
+            InetSocketAddress at = new InetSocketAddress(config.exposeHost(), port);
+            transport.serverBootstrap()
+                    .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
+                    .childHandler(new ExposedConnection())
+                    .bind(at).addListener(f -> {
+                        if (!f.isSuccess()) {
+                            log.warn("cannot expose {}/{} on {}: {}", clientId, service, HostPort.format(at), f.cause().getMessage());
+                            exposures.remove(port, this);
+                            return;
+                        }
+                        channel = ((io.netty.channel.ChannelFuture) f).channel();
+                        if (closed) {
+                            channel.close();
+                        } else {
+                            log.info("exposing {}/{} on {}", clientId, service, HostPort.format(at));
+                        }
+                    });
+        }
+
+        void close() {
+            closed = true;
+            Channel ch = channel;
+            if (ch != null) {
+                ch.close();
+                log.info("no longer exposing {}/{} on port {}", clientId, service, port);
+            }
+        }
+
+        @ChannelHandler.Sharable
+        private final class ExposedConnection extends ChannelInboundHandlerAdapter {
+            @Override
+            public void channelActive(ChannelHandlerContext ctx) {
+                Channel user = ctx.channel();
+                ServerSession s = pick(clientId);
+                if (s == null) {
+                    log.debug("{}/{}: no tunnel connected, closing {}", clientId, service, user.remoteAddress());
+                    user.close();
+                    return;
+                }
+                s.open(service, (InetSocketAddress) user.remoteAddress()).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        user.close();
+                        return;
+                    }
+                    Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+                    if (!user.isActive()) {
+                        stream.close();
+                        return;
+                    }
+                    streamsTotal.incrementAndGet();
+                    ctx.pipeline().remove(this);
+                    if (stream.eventLoop() == user.eventLoop()) {
+                        Relay.start(user, stream, config.idleTimeout(), NO_STATS);
+                    } else {
+                        // the tunnel lives on another loop: the relay's handlers go in on each channel's own loop
+                        startAcrossLoops(user, stream);
+                    }
+                });
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                ctx.close();
+            }
+        }
+    }
+
+    private void startAcrossLoops(Channel user, Http2StreamChannel stream) {
+        stream.eventLoop().execute(() -> Relay.start(user, stream, config.idleTimeout(), NO_STATS));
+    }
+
+    static final Relay.Stats NO_STATS = new Relay.Stats() {
+        @Override
+        public void bytesFromA(long n) {
+        }
+
+        @Override
+        public void bytesFromB(long n) {
+        }
+
+        @Override
+        public void closed(Relay relay) {
+        }
+    };
+
+    /** For tests: every session of every client. */
+    List<ServerSession> allSessions() {
+        List<ServerSession> all = new ArrayList<>();
+        sessions.values().forEach(all::addAll);
+        return all;
+    }
+}

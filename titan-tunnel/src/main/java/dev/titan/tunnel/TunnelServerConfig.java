@@ -1,0 +1,71 @@
+package dev.titan.tunnel;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A tunnel server: where clients dial in, who may, and what they may expose.
+ *
+ * @param listen       the tunnel port
+ * @param exposeHost   the address exposed TCP ports bind to (e.g. 0.0.0.0)
+ * @param users        clients allowed to connect, by id
+ * @param settings     HTTP/2 windows, limits, keepalive and handshake timeout
+ * @param idleTimeout  an exposed connection with no traffic either way for this long is closed
+ */
+public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, List<User> users, TunnelSettings settings,
+                                 Duration idleTimeout) {
+    public TunnelServerConfig {
+        Objects.requireNonNull(listen, "listen");
+        users = List.copyOf(users);
+    }
+
+    /** A client identity with its secret and what it may expose. */
+    public record User(String id, byte[] secret, List<PortRange> ports, List<String> hosts, int maxTunnels) {
+        public User {
+            Objects.requireNonNull(id, "id");
+            Objects.requireNonNull(secret, "secret");
+            ports = List.copyOf(ports);
+            hosts = List.copyOf(hosts);
+        }
+
+        public static User of(String id, String secret, List<PortRange> ports) {
+            return new User(id, secret.getBytes(StandardCharsets.UTF_8), ports, List.of(), 16);
+        }
+
+        boolean mayExpose(int port) {
+            return ports.stream().anyMatch(r -> r.contains(port));
+        }
+
+        @Override
+        public String toString() { // never the secret
+            return "User[" + id + "]";
+        }
+    }
+
+    /** An inclusive range of ports. */
+    public record PortRange(int from, int to) {
+        public PortRange {
+            if (from < 1 || to > 65_535 || from > to) {
+                throw new IllegalArgumentException("port range " + from + "-" + to + " must be within 1-65535, low to high");
+            }
+        }
+
+        /** "20000-20100" or "20022". */
+        public static PortRange parse(String s) {
+            int dash = s.indexOf('-');
+            try {
+                return dash < 0 ? new PortRange(Integer.parseInt(s.trim()), Integer.parseInt(s.trim()))
+                        : new PortRange(Integer.parseInt(s.substring(0, dash).trim()), Integer.parseInt(s.substring(dash + 1).trim()));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("not a port or port range: " + s);
+            }
+        }
+
+        boolean contains(int port) {
+            return port >= from && port <= to;
+        }
+    }
+}

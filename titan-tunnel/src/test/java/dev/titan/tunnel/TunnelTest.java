@@ -1,0 +1,359 @@
+package dev.titan.tunnel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.titan.core.net.Transport;
+import dev.titan.core.testing.TestServers;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The reverse tunnel end to end over real sockets: a client behind "NAT" exposes local services through a server. */
+class TunnelTest {
+    private static final String SECRET = "s3cret-for-tests";
+
+    private Transport transport;
+    private TunnelServer server;
+    private final List<AutoCloseable> closing = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() {
+        transport = Transport.create(Transport.Kind.NIO, 2);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (int i = closing.size() - 1; i >= 0; i--) {
+            closing.get(i).close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        transport.close();
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private TunnelServer startServer(TunnelServerConfig.PortRange ports) {
+        TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
+                List.of(TunnelServerConfig.User.of("id1", SECRET, List.of(ports))),
+                TunnelSettings.DEFAULTS, Duration.ofMinutes(1));
+        server = new TunnelServer(cfg, transport);
+        server.start();
+        return server;
+    }
+
+    private TunnelClient startClient(String secret, int connections, TunnelClientConfig.LocalService... services) {
+        TunnelClient c = new TunnelClient(TunnelClientConfig.of(server.address(), "id1", secret, connections, List.of(services)), transport);
+        closing.add(c);
+        c.start();
+        return c;
+    }
+
+    private TestServers.TcpServer echo() throws IOException {
+        TestServers.TcpServer e = TestServers.echo("local-echo");
+        closing.add(e);
+        return e;
+    }
+
+    private void awaitExposed(int port) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
+    @Test
+    void tcpPortMappingCarriesBytesIntactBothWays() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TunnelClient client = startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
+        awaitExposed(port);
+
+        long size = 64L << 20;
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(30_000);
+            CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return writeRandom(s.getOutputStream(), size, 42);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long[] received = readAll(s.getInputStream(), size);
+            assertThat(received[0]).as("every byte came back through the tunnel").isEqualTo(size);
+            assertThat(received[1]).as("and unchanged (CRC32)").isEqualTo(sent.get(30, TimeUnit.SECONDS));
+        }
+        assertThat(server.streamsTotal()).as("one stream per user connection: the readiness probe's and the transfer's").isEqualTo(2);
+    }
+
+    @Test
+    void manyConcurrentStreamsInOneTunnel() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TunnelClient client = startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
+        awaitExposed(port);
+
+        int n = 200;
+        List<Socket> sockets = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                Socket s = new Socket("127.0.0.1", port);
+                s.setSoTimeout(10_000);
+                sockets.add(s);
+                s.getOutputStream().write(("hello " + i + "\n").getBytes(StandardCharsets.US_ASCII));
+            }
+            for (int i = 0; i < n; i++) {
+                BufferedReader r = new BufferedReader(new InputStreamReader(sockets.get(i).getInputStream(), StandardCharsets.US_ASCII));
+                assertThat(r.readLine()).isEqualTo("hello " + i);
+            }
+            assertThat(server.sessions("id1")).hasSize(1);
+        } finally {
+            for (Socket s : sockets) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void wrongSecretIsRefusedAndNothingIsExposed() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TunnelClient client = startClient("not-the-secret", 1, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.handshakeFailures().getOrDefault("unknown_or_bad_secret", 0L) >= 1);
+        assertThat(client.connectedTunnels()).isZero();
+        assertThat(server.tunnelCount()).isZero();
+        assertThat(server.exposedPorts("id1")).isEmpty();
+    }
+
+    @Test
+    void aPortOutsideTheUsersRangeIsRefused() throws Exception {
+        int allowed = freePort();
+        startServer(new TunnelServerConfig.PortRange(allowed, allowed));
+        int other = allowed == 65_535 ? allowed - 1 : allowed + 1;
+        startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("echo", echo().address(), other));
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.handshakeFailures().getOrDefault("not_allowed", 0L) >= 1);
+        assertThat(server.tunnelCount()).isZero();
+    }
+
+    @Test
+    void garbageAndTruncatedHandshakesCloseOnlyThoseConnections() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        Random random = new Random(7);
+        for (int i = 0; i < 20; i++) {
+            try (Socket s = new Socket("127.0.0.1", server.address().getPort())) {
+                s.setSoTimeout(5_000);
+                byte[] junk = new byte[1 + random.nextInt(4096)];
+                random.nextBytes(junk);
+                if (i % 4 == 0) { // a valid magic, then a length claiming more than the limit
+                    junk = new byte[] {'T', 'T', 'U', 'N', 1, (byte) 0xff, (byte) 0xff, 1, 2, 3};
+                } else if (i % 4 == 1) { // a valid magic, then a frame of JSON garbage
+                    junk = new byte[] {'T', 'T', 'U', 'N', 1, 0, 3, '{', '{', '{'};
+                }
+                s.getOutputStream().write(junk);
+                assertThat(drainUntilClosed(s.getInputStream())).as("the server closes a connection that is not a tunnel").isTrue();
+            }
+        }
+        // a truncated handshake: the magic only, then silence until the handshake timeout would strike;
+        // meanwhile a real client still gets its tunnel
+        try (Socket half = new Socket("127.0.0.1", server.address().getPort())) {
+            half.getOutputStream().write(new byte[] {'T', 'T', 'U'});
+            TunnelClient client = startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port));
+            await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
+            awaitExposed(port);
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5_000);
+                s.getOutputStream().write("still alive\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII)).readLine())
+                        .isEqualTo("still alive");
+            }
+        }
+    }
+
+    @Test
+    void clientKilledIsDroppedAndReconnects() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TestServers.TcpServer local = echo();
+        TunnelClient first = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("echo", local.address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.sessions("id1").size() == 2);
+        first.close();
+        await().atMost(Duration.ofSeconds(10)).alias("the server drops a closed client").until(() -> server.sessions("id1").isEmpty());
+        await().atMost(Duration.ofSeconds(10)).alias("and stops exposing its port").until(() -> server.exposedPorts("id1").isEmpty());
+
+        TunnelClient second = startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("echo", local.address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> second.connectedTunnels() == 1);
+        awaitExposed(port);
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5_000);
+            s.getOutputStream().write("again\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII)).readLine()).isEqualTo("again");
+        }
+    }
+
+    @Test
+    void aStalledStreamDoesNotSlowAParallelOne() throws Exception {
+        int stallPort = freePort();
+        int echoPort = freePort();
+        startServer(new TunnelServerConfig.PortRange(1024, 65_535));
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        TestServers.TcpServer stalled = new TestServers.TcpServer("never-reads", s -> {
+            try {
+                release.await(60, TimeUnit.SECONDS); // accepts, then reads nothing
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        closing.add(stalled);
+        closing.add(release::countDown);
+        TunnelClient client = startClient(SECRET, 1,
+                TunnelClientConfig.LocalService.tcp("stall", stalled.address(), stallPort),
+                TunnelClientConfig.LocalService.tcp("echo", echo().address(), echoPort));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
+        awaitExposed(stallPort);
+        awaitExposed(echoPort);
+
+        try (Socket stuck = new Socket("127.0.0.1", stallPort); Socket s = new Socket("127.0.0.1", echoPort)) {
+            Thread writer = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    writeRandom(stuck.getOutputStream(), 256L << 20, 1); // blocks once every buffer on the way is full
+                } catch (IOException e) {
+                    // closed at the end of the test
+                }
+            });
+            Thread.sleep(1000); // let the stalled stream fill its window and every buffer before it
+            s.setSoTimeout(20_000);
+            long size = 32L << 20;
+            long start = System.nanoTime();
+            CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return writeRandom(s.getOutputStream(), size, 2);
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            long[] got = readAll(s.getInputStream(), size);
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertThat(got[0]).as("the parallel stream moved all its bytes while the other stalled").isEqualTo(size);
+            assertThat(got[1]).isEqualTo(sent.get(20, TimeUnit.SECONDS));
+            assertThat(writer.isAlive()).as("the stalled writer is still blocked: its stream is held by flow control").isTrue();
+            assertThat(millis).as("32 MiB beside a stalled stream").isLessThan(20_000);
+        }
+    }
+
+    @Test
+    void httpServiceThroughTheTunnelKeepAliveAndNot() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TestServers.TcpServer web = TestServers.http("web-behind-nat", 0);
+        closing.add(web);
+        TunnelClient client = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("web", web.address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 2);
+        awaitExposed(port);
+
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+        java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + port + "/");
+        for (int i = 0; i < 300; i++) { // keep-alive: the JDK client reuses its connection
+            java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("web-behind-nat");
+        }
+        for (int i = 0; i < 200; i++) { // a new connection (and stream) per request
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5_000);
+                s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                assertThat(response).startsWith("HTTP/1.1 200").endsWith("web-behind-nat");
+            }
+        }
+        assertThat(server.streamsTotal()).isGreaterThanOrEqualTo(200);
+        // replicas share load by least active streams: 20 held connections split evenly over the two tunnels
+        List<Socket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < 20; i++) {
+                Socket s = new Socket("127.0.0.1", port);
+                held.add(s);
+                s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                s.getInputStream().read(new byte[256]); // answered: its stream is open and counted
+            }
+            List<ServerSession> replicas = server.sessions("id1");
+            assertThat(replicas).hasSize(2);
+            assertThat(Math.abs(replicas.get(0).activeStreams() - replicas.get(1).activeStreams()))
+                    .as("active streams per replica: %d and %d", replicas.get(0).activeStreams(), replicas.get(1).activeStreams())
+                    .isLessThanOrEqualTo(2);
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+        }
+    }
+
+    static long writeRandom(OutputStream out, long size, long seed) throws IOException {
+        Random r = new Random(seed);
+        CRC32 crc = new CRC32();
+        byte[] buf = new byte[64 * 1024];
+        long left = size;
+        while (left > 0) {
+            r.nextBytes(buf);
+            int n = (int) Math.min(buf.length, left);
+            crc.update(buf, 0, n);
+            out.write(buf, 0, n);
+            left -= n;
+        }
+        out.flush();
+        return crc.getValue();
+    }
+
+    /** Reads {@code size} bytes (or until EOF): returns {count, crc}. */
+    static long[] readAll(InputStream in, long size) throws IOException {
+        CRC32 crc = new CRC32();
+        byte[] buf = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while (total < size && (n = in.read(buf)) >= 0) {
+            crc.update(buf, 0, n);
+            total += n;
+        }
+        return new long[] {total, crc.getValue()};
+    }
+
+    static boolean drainUntilClosed(InputStream in) {
+        try {
+            byte[] buf = new byte[4096];
+            while (in.read(buf) >= 0) {
+                // what a server says before closing does not matter here
+            }
+            return true;
+        } catch (IOException e) {
+            return e.getMessage() != null && e.getMessage().contains("reset");
+        }
+    }
+}
