@@ -25,7 +25,6 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,25 +111,14 @@ public final class TcpListener implements ListenerHandle {
 
     @Override
     public CompletableFuture<Void> drain(Duration timeout) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        if (connections.isEmpty()) {
-            done.complete(null);
-            return done;
-        }
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Runnable[] check = new Runnable[1];
-        check[0] = () -> {
+        return ListenerHandle.drainUntilIdle(GlobalEventExecutor.INSTANCE, timeout, connections::isEmpty, done -> {
             if (connections.isEmpty()) {
                 done.complete(null);
-            } else if (System.nanoTime() - deadline >= 0) {
-                log.info("listener {}: closing {} connections still open after drain timeout", config.name(), connections.size());
-                connections.close().addListener(f -> done.complete(null));
-            } else {
-                GlobalEventExecutor.INSTANCE.schedule(check[0], 50, TimeUnit.MILLISECONDS);
+                return;
             }
-        };
-        check[0].run();
-        return done;
+            log.info("listener {}: closing {} connections still open after drain timeout", config.name(), connections.size());
+            connections.close().addListener(f -> done.complete(null));
+        });
     }
 
     @Override

@@ -107,23 +107,13 @@ public final class UdpListener implements ListenerHandle {
 
     @Override
     public CompletableFuture<Void> drain(Duration timeout) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Runnable[] check = new Runnable[1];
-        check[0] = () -> {
-            if (sessions.isEmpty() || System.nanoTime() - deadline >= 0) {
-                closeAll();
-                done.complete(null);
-            } else {
-                loop.schedule(check[0], 50, TimeUnit.MILLISECONDS);
-            }
-        };
         if (loop == null) {
-            done.complete(null);
-        } else {
-            loop.execute(check[0]);
+            return CompletableFuture.completedFuture(null);
         }
-        return done;
+        return ListenerHandle.drainUntilIdle(loop, timeout, sessions::isEmpty, done -> {
+            closeAll();
+            done.complete(null);
+        });
     }
 
     private void closeAll() {

@@ -3,7 +3,11 @@ package dev.titan.tunnel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
+import io.netty.handler.codec.http2.Http2SettingsAckFrame;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2WindowUpdateFrame;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
@@ -58,10 +62,8 @@ final class Keepalive extends ChannelInboundHandlerAdapter {
             }
             return; // the codec answers pings itself
         }
-        if (msg instanceof io.netty.handler.codec.http2.Http2SettingsFrame
-                || msg instanceof io.netty.handler.codec.http2.Http2SettingsAckFrame
-                || msg instanceof io.netty.handler.codec.http2.Http2GoAwayFrame
-                || msg instanceof io.netty.handler.codec.http2.Http2WindowUpdateFrame) {
+        if (msg instanceof Http2SettingsFrame || msg instanceof Http2SettingsAckFrame || msg instanceof Http2GoAwayFrame
+                || msg instanceof Http2WindowUpdateFrame) { // connection-level frames the codec has already acted on
             ReferenceCountUtil.release(msg);
             return;
         }

@@ -12,6 +12,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** One authenticated tunnel on the server: opens a stream to one of the client's services per user connection. */
 public final class ServerSession {
@@ -20,7 +21,7 @@ public final class ServerSession {
     private final TunnelProtocol.Auth auth;
     private final int maxStreams;
     private final AtomicInteger activeStreams = new AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicLong streamsOpened = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong streamsOpened = new AtomicLong();
     private volatile long rttNanos = -1;
 
     ServerSession(Channel channel, TunnelServerConfig.User user, TunnelProtocol.Auth auth, int maxStreams) {

@@ -13,7 +13,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
@@ -154,26 +153,18 @@ public final class TunnelClient implements AutoCloseable {
     }
 
     /** Answers the challenge and, once accepted, turns the connection into the HTTP/2 server side. */
-    private final class ClientHandshake extends ByteToMessageDecoder {
+    private final class ClientHandshake extends TimedHandshake {
         private final Slot slot;
         private boolean sentAuth;
-        private io.netty.util.concurrent.ScheduledFuture<?> timeout;
 
         ClientHandshake(Slot slot) {
+            super(config.settings().handshakeTimeout());
             this.slot = slot;
         }
 
         @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            timeout = ctx.executor().schedule(() -> {
-                log.warn("tunnel {}: handshake with {} timed out", slot.index, ctx.channel().remoteAddress());
-                ctx.close();
-            }, config.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        }
-
-        @Override
-        protected void handlerRemoved0(ChannelHandlerContext ctx) {
-            timeout.cancel(false);
+        protected void timedOut(ChannelHandlerContext ctx) {
+            log.warn("tunnel {}: handshake with {} timed out", slot.index, ctx.channel().remoteAddress());
         }
 
         @Override

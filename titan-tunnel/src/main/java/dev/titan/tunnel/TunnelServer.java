@@ -7,19 +7,19 @@ import dev.titan.core.net.Transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -52,6 +53,7 @@ public final class TunnelServer implements AutoCloseable {
     private final Map<InetAddress, Integer> failures = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> handshakeFailures = new ConcurrentHashMap<>();
     private final AtomicLong streamsTotal = new AtomicLong();
+    private final AtomicInteger rotation = new AtomicInteger();
     private Channel server;
 
     public TunnelServer(TunnelServerConfig config, Transport transport) {
@@ -127,7 +129,6 @@ public final class TunnelServer implements AutoCloseable {
         return best;
     }
 
-    private final java.util.concurrent.atomic.AtomicInteger rotation = new java.util.concurrent.atomic.AtomicInteger();
 
     @Override
     public void close() {
@@ -186,25 +187,20 @@ public final class TunnelServer implements AutoCloseable {
     }
 
     /** Reads the magic and the Auth, answers, and on success hands the connection to HTTP/2. */
-    private final class ServerHandshake extends ByteToMessageDecoder {
+    private final class ServerHandshake extends TimedHandshake {
         private enum State { MAGIC, AUTH, DONE }
 
         private State state = State.MAGIC;
         private String nonce;
-        private ScheduledFuture<?> timeout;
 
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            timeout = ctx.executor().schedule(() -> {
-                failed("timeout");
-                log.debug("tunnel handshake from {} timed out", ctx.channel().remoteAddress());
-                ctx.close();
-            }, config.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        ServerHandshake() {
+            super(config.settings().handshakeTimeout());
         }
 
         @Override
-        protected void handlerRemoved0(ChannelHandlerContext ctx) {
-            timeout.cancel(false);
+        protected void timedOut(ChannelHandlerContext ctx) {
+            failed("timeout");
+            log.debug("tunnel handshake from {} timed out", ctx.channel().remoteAddress());
         }
 
         @Override
@@ -287,7 +283,7 @@ public final class TunnelServer implements AutoCloseable {
         private void refuse(ChannelHandlerContext ctx, String reason) {
             state = State.DONE;
             long delay = refusalDelayMillis(((InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
-            timeout.cancel(false);
+            stopClock();
             ctx.executor().schedule(() -> {
                 if (ctx.channel().isActive()) {
                     ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.refused(reason, delay)))
@@ -342,7 +338,7 @@ public final class TunnelServer implements AutoCloseable {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            io.netty.util.ReferenceCountUtil.release(msg);
+            ReferenceCountUtil.release(msg);
         }
     }
 
@@ -371,7 +367,7 @@ public final class TunnelServer implements AutoCloseable {
                             exposures.remove(port, this);
                             return;
                         }
-                        channel = ((io.netty.channel.ChannelFuture) f).channel();
+                        channel = ((ChannelFuture) f).channel();
                         if (closed) {
                             channel.close();
                         } else {

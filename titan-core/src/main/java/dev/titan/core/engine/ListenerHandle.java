@@ -4,7 +4,11 @@ import dev.titan.core.cluster.Cluster;
 import dev.titan.core.config.ListenerConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import io.netty.util.concurrent.EventExecutor;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /** A running listener of some protocol, as the engine manages it across reloads. */
 public interface ListenerHandle {
@@ -34,4 +38,25 @@ public interface ListenerHandle {
     }
 
     ListenerConfig config();
+
+    /**
+     * The drain every listener does: checks {@code idle} on {@code executor} every 50 ms until it
+     * holds or {@code timeout} passes, then calls {@code closeRest}, which completes the returned
+     * future once whatever was still open is closed.
+     */
+    static CompletableFuture<Void> drainUntilIdle(EventExecutor executor, Duration timeout, BooleanSupplier idle,
+                                                  Consumer<CompletableFuture<Void>> closeRest) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Runnable[] check = new Runnable[1];
+        check[0] = () -> {
+            if (idle.getAsBoolean() || System.nanoTime() - deadline >= 0) {
+                closeRest.accept(done);
+            } else {
+                executor.schedule(check[0], 50, TimeUnit.MILLISECONDS);
+            }
+        };
+        executor.execute(check[0]);
+        return done;
+    }
 }

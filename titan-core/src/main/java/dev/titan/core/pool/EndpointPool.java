@@ -132,12 +132,13 @@ public final class EndpointPool {
         connecting.incrementAndGet();
         ChannelFuture f = connector.connect(address, loop, config.dialTimeout());
         f.addListener(done -> {
-            connecting.decrementAndGet();
             if (!done.isSuccess()) {
+                connecting.decrementAndGet();
                 return; // the prober and passive signals judge the endpoint; the pool just retries later
             }
             Channel ch = f.channel();
             if (closed) {
+                connecting.decrementAndGet();
                 ch.close();
                 return;
             }
@@ -147,6 +148,8 @@ public final class EndpointPool {
             synchronized (idle) {
                 idle.addLast(p);
             }
+            // only now: a refill in between must count this connection as idle or connecting, never as neither
+            connecting.decrementAndGet();
             ch.closeFuture().addListener(c -> {
                 synchronized (idle) {
                     idle.remove(p);
