@@ -2,7 +2,6 @@ package dev.titan.app;
 
 import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.config.ConfigException;
-import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.endpoint.AddressList;
 import dev.titan.core.endpoint.EndpointSource;
@@ -47,7 +46,7 @@ final class CheckCommand implements Callable<Integer> {
     /** Loads a configuration, or prints its problems and returns null. */
     static TitanConfig loadOrReport(Path path) {
         try {
-            return new ConfigLoader().load(path);
+            return Main.configLoader().load(path);
         } catch (ConfigException e) {
             printProblems(e.problems());
             return null;

@@ -1,7 +1,6 @@
 package dev.titan.app;
 
 import dev.titan.core.cluster.Cluster;
-import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.net.Transport;
 import java.io.InputStream;
@@ -67,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
                     balancer: { algorithm: least_connections }
                     pools: { strategy: { type: static, static: { size_per_remote: 4 } } }
                 """.formatted(metricsPort, adminPort, port, backends.get(0).port(), backends.get(1).port(), backends.get(2).port());
-        TitanConfig cfg = new ConfigLoader().parse("demo", yaml);
+        TitanConfig cfg = Main.configLoader().parse("demo", yaml);
         Runner runner = new Runner(null, cfg, false);
         if (!runner.start()) {
             backends.forEach(DemoBackend::close);

@@ -1,5 +1,7 @@
 package dev.titan.app;
 
+import dev.titan.core.config.ConfigLoader;
+import dev.titan.tunnel.TunnelSections;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -7,8 +9,9 @@ import picocli.CommandLine.Command;
 @Command(name = "titan",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
-        description = "Titan: L4 forwarder over scored endpoints (L7 gateway, tunnel and overlay come in later releases).",
-        subcommands = {RunCommand.class, CheckCommand.class, StatusCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        description = "Titan: L4 forwarder over scored endpoints, and a reverse tunnel (server and client); the L7 gateway and the overlay come later.",
+        subcommands = {RunCommand.class, CheckCommand.class, StatusCommand.class, DemoCommand.class, ServerCommand.class,
+                ClientCommand.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0  success", "  1  runtime failure (e.g. a port cannot be bound, status unreachable)",
                 "  2  invalid configuration or command line",
@@ -29,6 +32,11 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         System.exit(execute(args));
+    }
+
+    /** The configuration loader with every section the app's modules own (the tunnel's). */
+    static ConfigLoader configLoader() {
+        return new ConfigLoader(TunnelSections.readers());
     }
 
     static int execute(String... args) {

@@ -1,17 +1,22 @@
 package dev.titan.app;
 
 import dev.titan.core.config.ConfigException;
-import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.engine.Engine;
 import dev.titan.core.net.Transport;
 import dev.titan.core.time.Clock;
 import dev.titan.l4.L4Listeners;
+import dev.titan.tunnel.TunnelClient;
+import dev.titan.tunnel.TunnelClientConfig;
+import dev.titan.tunnel.TunnelSections;
+import dev.titan.tunnel.TunnelServer;
+import dev.titan.tunnel.TunnelServerConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -34,6 +39,8 @@ final class Runner {
     private TitanConfig config;
     private Engine engine;
     private Transport transport;
+    private TunnelServer tunnelServer;
+    private TunnelClient tunnelClient;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "titan-config-watch");
@@ -68,12 +75,45 @@ final class Runner {
             transport.close();
             return false;
         }
-        log.info("titan running with {} ({} transport); SIGHUP reloads, SIGINT/SIGTERM stops", configPath, transport.kind());
+        try {
+            startTunnels();
+        } catch (RuntimeException e) {
+            log.error("cannot start: {}", e.getMessage());
+            engine.stop(java.time.Duration.ZERO);
+            transport.close();
+            return false;
+        }
+        log.info("titan running with {} ({} transport); SIGHUP reloads, SIGINT/SIGTERM stops",
+                configPath == null ? "command-line settings" : configPath, transport.kind());
         stamps = stamps();
         if (watch && configPath != null) {
             watcher.scheduleWithFixedDelay(this::checkFiles, 2, 2, TimeUnit.SECONDS);
         }
         return true;
+    }
+
+    /** The tunnel server and client of the configuration's tunnel sections, if any. */
+    private void startTunnels() {
+        TunnelServerConfig server = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
+        if (server != null) {
+            tunnelServer = new TunnelServer(server, transport);
+            tunnelServer.start();
+        }
+        TunnelClientConfig client = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
+        if (client != null) {
+            tunnelClient = new TunnelClient(client, transport);
+            tunnelClient.start();
+            log.info("tunnel client {} dialling {} with {} tunnel(s)", client.id(), client.servers(), client.connections());
+        }
+    }
+
+    private void stopTunnels() {
+        if (tunnelClient != null) {
+            tunnelClient.close();
+        }
+        if (tunnelServer != null) {
+            tunnelServer.close();
+        }
     }
 
     int runUntilStopped() {
@@ -126,7 +166,7 @@ final class Runner {
         }
         TitanConfig next;
         try {
-            next = new ConfigLoader().load(configPath);
+            next = Main.configLoader().load(configPath);
             engine.reload(next);
         } catch (ConfigException e) {
             log.error("reload ({}) refused, the running configuration stays: {}", why, e.getMessage());
@@ -134,6 +174,12 @@ final class Runner {
         } catch (RuntimeException e) {
             log.error("reload ({}) failed, the running configuration stays: {}", why, e.getMessage());
             return;
+        }
+        for (String section : List.of(TunnelSections.SERVER, TunnelSections.CLIENT)) {
+            if (!String.valueOf(next.sections().get(section)).equals(String.valueOf(config.sections().get(section)))) {
+                log.warn("reload ({}): {} changed; tunnel settings apply at the next start (the running tunnels stay as they are)",
+                        why, section);
+            }
         }
         if (!next.logging().equals(config.logging())) {
             LoggingSetup.apply(next.logging());
@@ -178,6 +224,7 @@ final class Runner {
         watcher.shutdownNow();
         log.info("stopping (drain up to {} s)", config.drainTimeout().toSeconds());
         try {
+            stopTunnels();
             engine.stop(config.drainTimeout());
         } finally {
             try {

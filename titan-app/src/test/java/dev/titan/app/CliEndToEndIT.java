@@ -144,4 +144,56 @@ class CliEndToEndIT {
         // so that a stray demo token file from these tests does not land in a developer's home
         new File(System.getProperty("java.io.tmpdir")).mkdirs();
     }
+
+    @Test
+    void tunnelServerAndClientFromQuickFlagsServeHttpByHostToCurl(@TempDir Path dir) throws Exception {
+        TestServers.TcpServer web = TestServers.http("behind-nat", 0);
+        servers.add(web);
+        int port = freePort();
+        Process server = titan(dir.resolve("server.log"), "server", "--addr", "127.0.0.1:" + port, "--id", "id1", "--secret", "quick-secret-1");
+        Process client = titan(dir.resolve("client.log"), "client", "--local", "http://127.0.0.1:" + web.port(),
+                "--remote", "tcp://127.0.0.1:" + port, "--id", "id1", "--secret", "quick-secret-1", "--connections", "2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("server.log")).split("tunnel of id1 connected").length > 2);
+
+        // a real HTTP client, on the tunnel's own port, naming the client by the first label of the Host
+        Process curl = new ProcessBuilder("curl", "-sS", "--max-time", "5", "-H", "Host: id1.localhost", "http://127.0.0.1:" + port + "/")
+                .redirectErrorStream(true).start();
+        String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(curl.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).as("curl through the tunnel").isEqualTo("behind-nat");
+
+        // a wrong secret is refused with a reason in the client's log, and never appears in any log
+        Process intruder = titan(dir.resolve("intruder.log"), "client", "--local", "http://127.0.0.1:" + web.port(),
+                "--remote", "tcp://127.0.0.1:" + port, "--id", "id1", "--secret", "wrong-secret-9");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("intruder.log")).contains("unknown id or wrong secret"));
+        intruder.destroy();
+
+        signal(client, "TERM");
+        signal(server, "TERM");
+        assertThat(client.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(server.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(client.exitValue()).isZero();
+        assertThat(server.exitValue()).isZero();
+        for (String log : List.of("server.log", "client.log", "intruder.log")) {
+            String text = Files.readString(dir.resolve(log));
+            assertThat(text).as(log + " never shows a secret").doesNotContain("quick-secret-1").doesNotContain("wrong-secret-9");
+        }
+    }
+
+    @Test
+    void tunnelConfigProblemsAreReportedWithTheirPaths(@TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("server.yaml");
+        Files.writeString(cfg, """
+                tunnel_server:
+                  listen_addr: "127.0.0.1:99999"
+                  users:
+                    - { id: id1, secret: short, ports: ["20000-19000"], colour: blue }
+                """);
+        Process p = titan(dir.resolve("check.log"), "server", "-c", cfg.toString());
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        String out = Files.readString(dir.resolve("check.log"));
+        assertThat(out).contains("tunnel_server.listen_addr").contains("tunnel_server.users[0].secret")
+                .contains("tunnel_server.users[0].ports").contains("tunnel_server.users[0].colour");
+    }
 }

@@ -54,6 +54,11 @@ public record TunnelClientConfig(List<InetSocketAddress> servers, String id, byt
             return new LocalService(name, "tcp", local, remotePort, List.of());
         }
 
+        /** An HTTP service, exposed by Host: {@code <id>.<domain>} on the server, and any {@code hosts} the id may serve. */
+        public static LocalService http(String name, InetSocketAddress local, List<String> hosts) {
+            return new LocalService(name, "http", local, null, hosts);
+        }
+
         TunnelProtocol.Service published() {
             return new TunnelProtocol.Service(name, type, remotePort, hosts.isEmpty() ? null : hosts);
         }

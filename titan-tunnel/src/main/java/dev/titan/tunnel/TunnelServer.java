@@ -24,6 +24,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -65,11 +66,10 @@ public final class TunnelServer implements AutoCloseable {
     public InetSocketAddress start() {
         server = transport.serverBootstrap()
                 .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast("handshake", new ServerHandshake());
+                        ch.pipeline().addLast("sniff", new PortSniffer());
                     }
                 })
                 .bind(config.listen()).syncUninterruptibly().channel();
@@ -103,6 +103,109 @@ public final class TunnelServer implements AutoCloseable {
     /** The exposed TCP port of a client's service, if it is exposed. */
     public List<Integer> exposedPorts(String clientId) {
         return exposures.values().stream().filter(e -> e.clientId.equals(clientId)).map(e -> e.port).sorted().toList();
+    }
+
+    /** A tunnel and the service on its client that serve a request. */
+    record Route(ServerSession session, String service) {
+    }
+
+    /**
+     * Who serves HTTP for {@code host} (lower case, no port): a client that published it as a custom
+     * host (allowed for its id), else client {@code id} for {@code <id>.<domain>} (or, with no domain
+     * configured, for a host whose first label is {@code id}), on its first HTTP service.
+     */
+    Route routeHttp(String host) {
+        for (Map.Entry<String, CopyOnWriteArrayList<ServerSession>> e : sessions.entrySet()) {
+            for (ServerSession s : e.getValue()) {
+                for (TunnelProtocol.Service svc : httpServices(s)) {
+                    if (svc.hosts() != null && svc.hosts().stream().anyMatch(host::equalsIgnoreCase)) {
+                        ServerSession chosen = pick(e.getKey());
+                        return chosen == null ? null : new Route(chosen, svc.name());
+                    }
+                }
+            }
+        }
+        String id;
+        String domain = config.domain();
+        if (domain != null) {
+            String suffix = "." + domain.toLowerCase(Locale.ROOT);
+            id = host.endsWith(suffix) ? host.substring(0, host.length() - suffix.length()) : null;
+        } else {
+            int dot = host.indexOf('.');
+            id = dot > 0 ? host.substring(0, dot) : host;
+        }
+        if (id == null || id.isEmpty() || id.indexOf('.') >= 0) {
+            return null;
+        }
+        ServerSession chosen = pick(id);
+        if (chosen == null) {
+            return null;
+        }
+        List<TunnelProtocol.Service> http = httpServices(chosen);
+        return http.isEmpty() ? null : new Route(chosen, http.get(0).name());
+    }
+
+    private static List<TunnelProtocol.Service> httpServices(ServerSession s) {
+        List<TunnelProtocol.Service> all = s.auth().services();
+        return all == null ? List.of() : all.stream().filter(svc -> "http".equals(svc.type())).toList();
+    }
+
+    void countStream() {
+        streamsTotal.incrementAndGet();
+    }
+
+    /**
+     * Port sharing: tells a tunnel from an HTTP request by the first bytes ("TTUN" against a
+     * method name) and hands the connection to the matching handler, bytes included.
+     */
+    private final class PortSniffer extends TimedHandshake {
+        PortSniffer() {
+            super(config.settings().handshakeTimeout());
+        }
+
+        @Override
+        protected void timedOut(ChannelHandlerContext ctx) {
+            failed("timeout");
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            int n = Math.min(in.readableBytes(), TunnelProtocol.MAGIC.length);
+            boolean tunnel = true;
+            for (int i = 0; i < n && tunnel; i++) {
+                tunnel = in.getByte(in.readerIndex() + i) == TunnelProtocol.MAGIC[i];
+            }
+            if (tunnel && n < TunnelProtocol.MAGIC.length) {
+                return; // "T" might be TTUN or TRACE: wait for more
+            }
+            if (!tunnel) {
+                // HTTP starts with a method: upper-case letters and a space; anything else is closed at once
+                int limit = Math.min(in.readableBytes(), 8);
+                int i = 0;
+                while (i < limit && in.getByte(in.readerIndex() + i) >= 'A' && in.getByte(in.readerIndex() + i) <= 'Z') {
+                    i++;
+                }
+                if (i == limit && limit < 8) {
+                    return; // still reading the method
+                }
+                if (i == 0 || i == limit || in.getByte(in.readerIndex() + i) != ' ') {
+                    failed("malformed");
+                    log.debug("connection from {} closed: neither a tunnel nor HTTP", ctx.channel().remoteAddress());
+                    in.skipBytes(in.readableBytes());
+                    ctx.close();
+                    return;
+                }
+            }
+            ChannelPipeline p = ctx.pipeline();
+            if (tunnel) {
+                p.addAfter(ctx.name(), "handshake", new ServerHandshake());
+            } else {
+                ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
+                p.addAfter(ctx.name(), "http", new HttpIngress(TunnelServer.this, config.settings().handshakeTimeout(), config.idleTimeout()));
+            }
+            p.remove(this); // what was read goes on to the chosen handler
+        }
     }
 
     /** The replica of {@code clientId} with the fewest active streams, or null. */
@@ -276,6 +379,11 @@ public final class TunnelServer implements AutoCloseable {
                 if ("tcp".equals(s.type()) && s.remotePort() != null && !user.mayExpose(s.remotePort())) {
                     return "service " + s.name() + ": port " + s.remotePort() + " is not allowed for id " + user.id();
                 }
+                for (String host : s.hosts() == null ? List.<String>of() : s.hosts()) {
+                    if (!user.mayServe(host)) {
+                        return "service " + s.name() + ": host " + host + " is not allowed for id " + user.id();
+                    }
+                }
             }
             return null;
         }
@@ -406,7 +514,7 @@ public final class TunnelServer implements AutoCloseable {
                         stream.close();
                         return;
                     }
-                    streamsTotal.incrementAndGet();
+                    countStream();
                     ctx.pipeline().remove(this);
                     if (stream.eventLoop() == user.eventLoop()) {
                         Relay.start(user, stream, config.idleTimeout(), NO_STATS);

@@ -14,9 +14,11 @@ import java.util.Objects;
  * @param users        clients allowed to connect, by id
  * @param settings     HTTP/2 windows, limits, keepalive and handshake timeout
  * @param idleTimeout  an exposed connection with no traffic either way for this long is closed
+ * @param domain       HTTP requests for {@code <id>.<domain>} go to client {@code id}; null: the first label of
+ *                     the Host names the client (GT's rule)
  */
 public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, List<User> users, TunnelSettings settings,
-                                 Duration idleTimeout) {
+                                 Duration idleTimeout, String domain) {
     public TunnelServerConfig {
         Objects.requireNonNull(listen, "listen");
         users = List.copyOf(users);
@@ -33,6 +35,16 @@ public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, Li
 
         public static User of(String id, String secret, List<PortRange> ports) {
             return new User(id, secret.getBytes(StandardCharsets.UTF_8), ports, List.of(), 16);
+        }
+
+        /** A custom host this user may publish: listed exactly, or under a listed {@code *.suffix}. */
+        boolean mayServe(String host) {
+            for (String h : hosts) {
+                if (h.equalsIgnoreCase(host) || (h.startsWith("*.") && host.toLowerCase().endsWith(h.substring(1).toLowerCase()))) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         boolean mayExpose(int port) {

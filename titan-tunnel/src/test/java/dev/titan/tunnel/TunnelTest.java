@@ -58,7 +58,7 @@ class TunnelTest {
     private TunnelServer startServer(TunnelServerConfig.PortRange ports) {
         TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
                 List.of(TunnelServerConfig.User.of("id1", SECRET, List.of(ports))),
-                TunnelSettings.DEFAULTS, Duration.ofMinutes(1));
+                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
         server = new TunnelServer(cfg, transport);
         server.start();
         return server;

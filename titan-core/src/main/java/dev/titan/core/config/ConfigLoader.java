@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,13 +37,24 @@ public final class ConfigLoader {
     private static final String DEFAULT_NAME = "default";
 
     private final Function<String, String> env;
+    private final Map<String, SectionReader> sections;
 
     public ConfigLoader() {
         this(System::getenv);
     }
 
     public ConfigLoader(Function<String, String> env) {
+        this(env, Map.of());
+    }
+
+    /** {@code sections}: top-level sections owned by other modules, by name, and how to read each. */
+    public ConfigLoader(Function<String, String> env, Map<String, SectionReader> sections) {
         this.env = env;
+        this.sections = Map.copyOf(sections);
+    }
+
+    public ConfigLoader(Map<String, SectionReader> sections) {
+        this(System::getenv, sections);
     }
 
     public TitanConfig load(Path path) {
@@ -113,7 +125,7 @@ public final class ConfigLoader {
             }
             merge(merged, doc, e.getKey(), problems);
         }
-        TitanConfig config = read(merged, problems);
+        TitanConfig config = read(merged, problems, sections);
         problems.throwIfAny();
         return config;
     }
@@ -236,7 +248,7 @@ public final class ConfigLoader {
         return TextNode.valueOf(sb.toString());
     }
 
-    private static TitanConfig read(ObjectNode tree, Problems problems) {
+    private static TitanConfig read(ObjectNode tree, Problems problems, Map<String, SectionReader> readers) {
         ConfigNode root = ConfigNode.root(tree, problems);
         ConfigNode lg = root.child("logging");
         TitanConfig.Logging logging = new TitanConfig.Logging(
@@ -310,11 +322,23 @@ public final class ConfigLoader {
             }
             listeners.add(l);
         }
-        if (listeners.isEmpty() && !problems.list().stream().anyMatch(p -> p.startsWith("server"))) {
-            root.problem("listeners", "at least one listener is required");
+        Map<String, Object> sections = new LinkedHashMap<>();
+        readers.forEach((name, reader) -> {
+            if (root.has(name)) {
+                Object value = reader.read(root.child(name));
+                if (value != null) {
+                    sections.put(name, value);
+                }
+            }
+        });
+        if (listeners.isEmpty() && readers.keySet().stream().noneMatch(root::has)
+                && !problems.list().stream().anyMatch(p -> p.startsWith("server"))) {
+            root.problem("listeners", "at least one listener is required"
+                    + (readers.isEmpty() ? "" : " (or one of: " + String.join(", ", readers.keySet()) + ")"));
         }
         root.finish();
-        return new TitanConfig(logging, metrics, admin, transport, List.copyOf(listeners), Map.copyOf(clusters), drain);
+        return new TitanConfig(logging, metrics, admin, transport, List.copyOf(listeners), Map.copyOf(clusters), drain,
+                Collections.unmodifiableMap(sections));
     }
 
     private static String emptyToNull(String s) {

@@ -13,7 +13,14 @@ public record TitanConfig(
         Transport transport,
         List<ListenerConfig> listeners,
         Map<String, ClusterConfig> clusters,
-        Duration drainTimeout) {
+        Duration drainTimeout,
+        Map<String, Object> sections) {
+
+    /** The value a {@link SectionReader} read for {@code name}, or null when the file has no such section. */
+    public <T> T section(String name, Class<T> type) {
+        Object v = sections.get(name);
+        return v == null ? null : type.cast(v);
+    }
 
     public record Logging(String level, Map<String, String> levels, String format, String output) {
         public static final List<String> LEVELS = List.of("trace", "debug", "info", "warn", "error", "off");

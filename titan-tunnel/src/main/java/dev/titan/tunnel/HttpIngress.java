@@ -1,0 +1,180 @@
+package dev.titan.tunnel;
+
+import dev.titan.core.net.Relay;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ByteProcessor;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Exposure by HTTP Host (GT's way): reads only the first request's head, finds the client whose
+ * host it names, adds X-Forwarded-For / -Proto / -Host to that head, then relays the connection
+ * blindly through a stream. Later requests on a keep-alive connection go to the same client
+ * unchanged (the head is not parsed again). A head larger than {@value #MAX_HEAD} bytes, a
+ * missing Host, or a host no tunnel serves get an HTTP error and the connection closes.
+ */
+final class HttpIngress extends TimedHandshake {
+    static final int MAX_HEAD = 16 * 1024;
+    private static final byte[] END_OF_HEAD = {'\r', '\n', '\r', '\n'};
+
+    private final TunnelServer server;
+    private final Duration idleTimeout;
+    private boolean decided;
+
+    HttpIngress(TunnelServer server, Duration headTimeout, Duration idleTimeout) {
+        super(headTimeout);
+        this.server = server;
+        this.idleTimeout = idleTimeout;
+    }
+
+    @Override
+    protected void timedOut(ChannelHandlerContext ctx) {
+        // a client that never finishes its request head: closed (a 408 would invite slowloris to wait for it)
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (decided) {
+            return; // bytes that arrive before the hand-over stay in the cumulation and follow the head
+        }
+        int end = endOfHead(in);
+        if (end < 0) {
+            if (in.readableBytes() > MAX_HEAD) {
+                reject(ctx, in, 431, "Request Header Fields Too Large", "request head larger than " + MAX_HEAD + " bytes");
+            }
+            return;
+        }
+        decided = true;
+        stopClock();
+        int headLength = end - in.readerIndex();
+        String head = in.toString(in.readerIndex(), headLength, StandardCharsets.ISO_8859_1);
+        String host = header(head, "host");
+        if (host == null || host.isBlank()) {
+            reject(ctx, in, 400, "Bad Request", "no Host header");
+            return;
+        }
+        String name = stripPort(host.trim()).toLowerCase(Locale.ROOT);
+        TunnelServer.Route route = server.routeHttp(name);
+        if (route == null) {
+            reject(ctx, in, 404, "Not Found", "no tunnel serves " + name);
+            return;
+        }
+        InetSocketAddress from = (InetSocketAddress) ctx.channel().remoteAddress();
+        ByteBuf rewritten = Unpooled.copiedBuffer(forwarded(head, from, host.trim()), StandardCharsets.ISO_8859_1);
+        in.skipBytes(headLength + END_OF_HEAD.length);
+        ByteBuf rest = in.readRetainedSlice(in.readableBytes());
+        ctx.channel().config().setAutoRead(false);
+        route.session().open(route.service(), from).addListener(
+                (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, rewritten, rest)));
+    }
+
+    private void handOver(ChannelHandlerContext ctx, Future<Http2StreamChannel> f, ByteBuf head, ByteBuf rest) {
+        if (!f.isSuccess() || !ctx.channel().isActive()) {
+            head.release();
+            rest.release();
+            if (f.isSuccess()) {
+                f.getNow().close();
+            } else if (ctx.channel().isActive()) {
+                respond(ctx, 502, "Bad Gateway", "the tunnel could not open a stream");
+            }
+            return;
+        }
+        Http2StreamChannel stream = f.getNow();
+        server.countStream();
+        Relay.start(ctx.channel(), stream, idleTimeout, TunnelServer.NO_STATS);
+        ctx.fireChannelRead(head);
+        if (rest.isReadable()) {
+            ctx.fireChannelRead(rest);
+        } else {
+            rest.release();
+        }
+        ctx.fireChannelReadComplete();
+        ctx.pipeline().remove(this); // anything read meanwhile follows, in order
+    }
+
+    private void reject(ChannelHandlerContext ctx, ByteBuf in, int status, String reason, String message) {
+        decided = true;
+        stopClock();
+        in.skipBytes(in.readableBytes());
+        respond(ctx, status, reason, message);
+    }
+
+    private static void respond(ChannelHandlerContext ctx, int status, String reason, String message) {
+        byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+        String head = "HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+                + body.length + "\r\nConnection: close\r\n\r\n";
+        ByteBuf buf = ctx.alloc().buffer(head.length() + body.length);
+        buf.writeCharSequence(head, StandardCharsets.ISO_8859_1);
+        buf.writeBytes(body);
+        ctx.writeAndFlush(buf).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** The index just past the head's last header line (where "\r\n\r\n" starts), or -1. */
+    private static int endOfHead(ByteBuf in) {
+        int limit = Math.min(in.readableBytes(), MAX_HEAD + END_OF_HEAD.length);
+        int[] matched = {0};
+        int i = in.forEachByte(in.readerIndex(), limit, (ByteProcessor) b -> {
+            matched[0] = b == END_OF_HEAD[matched[0]] ? matched[0] + 1 : (b == '\r' ? 1 : 0);
+            return matched[0] < END_OF_HEAD.length;
+        });
+        return i < 0 ? -1 : i - END_OF_HEAD.length + 1;
+    }
+
+    /** The value of the first header {@code name} (lower case) in {@code head}, or null. */
+    static String header(String head, String name) {
+        for (String line : head.split("\r\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).trim().equalsIgnoreCase(name)) {
+                return line.substring(colon + 1).trim();
+            }
+        }
+        return null;
+    }
+
+    static String stripPort(String host) {
+        if (host.startsWith("[")) { // [v6]:port
+            int close = host.indexOf(']');
+            return close > 0 ? host.substring(1, close) : host;
+        }
+        int colon = host.lastIndexOf(':');
+        return colon > 0 && host.indexOf(':') == colon ? host.substring(0, colon) : host;
+    }
+
+    /** The head with X-Forwarded-For appended to (or added), X-Forwarded-Proto and X-Forwarded-Host set. */
+    static String forwarded(String head, InetSocketAddress from, String host) {
+        String ip = from.getAddress().getHostAddress();
+        StringBuilder b = new StringBuilder(head.length() + 96);
+        boolean sawFor = false;
+        String[] lines = head.split("\r\n");
+        b.append(lines[0]).append("\r\n");
+        for (int i = 1; i < lines.length; i++) {
+            String line = lines[i];
+            int colon = line.indexOf(':');
+            String name = colon > 0 ? line.substring(0, colon).trim().toLowerCase(Locale.ROOT) : "";
+            switch (name) {
+                case "x-forwarded-for" -> {
+                    b.append(line.trim()).append(", ").append(ip).append("\r\n");
+                    sawFor = true;
+                }
+                case "x-forwarded-proto", "x-forwarded-host" -> {
+                    // replaced below: a client must not choose what the service believes about the hop it arrived on
+                }
+                default -> b.append(line).append("\r\n");
+            }
+        }
+        if (!sawFor) {
+            b.append("X-Forwarded-For: ").append(ip).append("\r\n");
+        }
+        b.append("X-Forwarded-Proto: http\r\n");
+        b.append("X-Forwarded-Host: ").append(host).append("\r\n");
+        return b.append("\r\n").toString();
+    }
+}

@@ -1,0 +1,205 @@
+package dev.titan.tunnel;
+
+import dev.titan.core.config.ConfigNode;
+import dev.titan.core.config.HostPort;
+import dev.titan.core.config.SectionReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The tunnel's configuration sections, read with the same path-aware rules as the rest of the file:
+ * <pre>{@code
+ * tunnel_server:
+ *   listen_addr: "0.0.0.0:12080"      # tunnels and HTTP by Host share this port
+ *   domain: example.com               # <id>.example.com -> client id (none: the Host's first label)
+ *   users:
+ *     - { id: id1, secret: "${ID1_SECRET}", ports: ["20000-20100"], hosts: ["app.example.org"] }
+ * tunnel_client:
+ *   servers: ["tcp://tunnel.example.com:12080"]
+ *   id: id1
+ *   secret: "${ID1_SECRET}"
+ *   connections: 3
+ *   services:
+ *     - { name: web, local: "http://127.0.0.1:80" }
+ *     - { name: ssh, local: "tcp://127.0.0.1:22", remote_port: 20022 }
+ * }</pre>
+ */
+public final class TunnelSections {
+    public static final String SERVER = "tunnel_server";
+    public static final String CLIENT = "tunnel_client";
+
+    private TunnelSections() {
+    }
+
+    /** The readers to register with the configuration loader. */
+    public static Map<String, SectionReader> readers() {
+        return Map.of(SERVER, TunnelSections::server, CLIENT, TunnelSections::client);
+    }
+
+    static TunnelServerConfig server(ConfigNode n) {
+        InetSocketAddress listen = n.parsed("listen_addr", new InetSocketAddress("0.0.0.0", 12080), HostPort::parseBindAddress);
+        String exposeHost = n.string("expose_host", "0.0.0.0");
+        String domain = n.string("domain", null);
+        Duration idle = n.duration("idle_timeout", Duration.ofMinutes(10), Duration.ZERO);
+        TunnelSettings settings = settings(n.child("settings"));
+        List<TunnelServerConfig.User> users = new ArrayList<>();
+        Set<String> ids = new HashSet<>();
+        for (ConfigNode u : n.list("users")) {
+            String id = u.required("id");
+            String secret = u.required("secret");
+            if (secret != null && secret.length() < 8) {
+                u.problem("secret", "must be at least 8 characters (value not shown)");
+            }
+            List<TunnelServerConfig.PortRange> ports = new ArrayList<>();
+            for (String p : u.strings("ports")) {
+                try {
+                    ports.add(TunnelServerConfig.PortRange.parse(p));
+                } catch (IllegalArgumentException e) {
+                    u.problem("ports", e.getMessage());
+                }
+            }
+            List<String> hosts = u.strings("hosts").stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
+            int maxTunnels = u.integer("max_tunnels", 16, 1, 10_000);
+            u.finish();
+            if (id != null && !ids.add(id)) {
+                u.problem("id", "duplicate user id '" + id + "'");
+            }
+            if (id != null && secret != null) {
+                users.add(new TunnelServerConfig.User(id, secret.getBytes(StandardCharsets.UTF_8), ports, hosts, maxTunnels));
+            }
+        }
+        if (users.isEmpty() && !n.has("users")) {
+            n.problem("users", "is required: at least one user (id, secret)");
+        }
+        n.finish();
+        return new TunnelServerConfig(listen, exposeHost, users, settings, idle,
+                domain == null || domain.isBlank() ? null : domain.toLowerCase(Locale.ROOT));
+    }
+
+    static TunnelClientConfig client(ConfigNode n) {
+        List<InetSocketAddress> servers = new ArrayList<>();
+        for (String s : n.strings("servers")) {
+            try {
+                servers.add(remote(s));
+            } catch (IllegalArgumentException e) {
+                n.problem("servers", e.getMessage());
+            }
+        }
+        if (servers.isEmpty() && !n.problems().list().stream().anyMatch(p -> p.startsWith(n.pathOf("servers")))) {
+            n.problem("servers", "is required: at least one tunnel server (tcp://host:port)");
+        }
+        String id = n.required("id");
+        String secret = n.required("secret");
+        int connections = n.integer("connections", 1, 1, 64);
+        Duration dial = n.duration("dial_timeout", Duration.ofSeconds(5), Duration.ofMillis(100));
+        Duration idle = n.duration("idle_timeout", Duration.ofMinutes(10), Duration.ZERO);
+        TunnelSettings settings = settings(n.child("settings"));
+        List<TunnelClientConfig.LocalService> services = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (ConfigNode s : n.list("services")) {
+            TunnelClientConfig.LocalService svc = service(s);
+            s.finish();
+            if (svc != null) {
+                if (!names.add(svc.name())) {
+                    s.problem("name", "duplicate service name '" + svc.name() + "'");
+                }
+                services.add(svc);
+            }
+        }
+        Map<String, String> labels = n.stringMap("labels");
+        n.finish();
+        if (servers.isEmpty() || id == null || secret == null) {
+            return null; // problems already reported
+        }
+        return new TunnelClientConfig(servers, id, secret.getBytes(StandardCharsets.UTF_8), connections, services, labels, settings,
+                dial, idle);
+    }
+
+    private static TunnelClientConfig.LocalService service(ConfigNode s) {
+        String local = s.required("local");
+        if (local == null) {
+            return null;
+        }
+        Target t;
+        try {
+            t = Target.parse(local);
+        } catch (IllegalArgumentException e) {
+            s.problem("local", e.getMessage());
+            return null;
+        }
+        String name = s.string("name", t.scheme());
+        Integer remotePort = s.has("remote_port") ? s.integer("remote_port", 0, 1, 65_535) : null;
+        List<String> hosts = s.strings("hosts").stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
+        if (t.scheme().equals("tcp") && remotePort == null) {
+            s.problem("remote_port", "is required for a tcp service (the server port to expose it on)");
+        }
+        if (t.scheme().equals("http") && remotePort != null) {
+            s.problem("remote_port", "applies to tcp services; an http service is exposed by Host");
+        }
+        return new TunnelClientConfig.LocalService(name, t.scheme(), t.address(), remotePort, hosts);
+    }
+
+    private static TunnelSettings settings(ConfigNode n) {
+        TunnelSettings d = TunnelSettings.DEFAULTS;
+        int streamWindow = n.integer("stream_window", d.streamWindow(), 65_535, Integer.MAX_VALUE);
+        int connectionWindow = n.integer("connection_window", d.connectionWindow(), 65_535, Integer.MAX_VALUE);
+        int frame = n.integer("max_frame_size", d.maxFrameSize(), 16_384, 16_777_215);
+        int streams = n.integer("max_streams", d.maxStreams(), 1, 1_000_000);
+        Duration ping = n.duration("ping_interval", d.pingInterval(), Duration.ofMillis(100));
+        Duration pingTimeout = n.duration("ping_timeout", d.pingTimeout(), Duration.ofMillis(100));
+        Duration handshake = n.duration("handshake_timeout", d.handshakeTimeout(), Duration.ofMillis(100));
+        if (connectionWindow < streamWindow) {
+            n.problem("connection_window", "must be at least stream_window (" + streamWindow + "), got " + connectionWindow);
+            connectionWindow = streamWindow;
+        }
+        n.finish();
+        return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake);
+    }
+
+    /** A tunnel server address: {@code tcp://host:port} or {@code host:port}, resolved now. */
+    static InetSocketAddress remote(String text) {
+        Target t = Target.parse(text.contains("://") ? text : "tcp://" + text);
+        if (!t.scheme().equals("tcp")) {
+            throw new IllegalArgumentException("'" + text + "': the transport must be tcp:// (tls, ws and wss are not built yet)");
+        }
+        return t.address();
+    }
+
+    /** {@code scheme://host[:port]} with scheme tcp or http (http defaults to port 80). */
+    record Target(String scheme, InetSocketAddress address) {
+        static Target parse(String text) {
+            int sep = text.indexOf("://");
+            if (sep < 0) {
+                throw new IllegalArgumentException("'" + text + "': expected tcp://host:port or http://host[:port]");
+            }
+            String scheme = text.substring(0, sep).toLowerCase(Locale.ROOT);
+            String rest = text.substring(sep + 3);
+            int slash = rest.indexOf('/');
+            if (slash >= 0) {
+                rest = rest.substring(0, slash);
+            }
+            if (!scheme.equals("tcp") && !scheme.equals("http")) {
+                throw new IllegalArgumentException("'" + text + "': scheme must be tcp or http, got " + scheme);
+            }
+            HostPort.Parsed p = HostPort.parse(rest);
+            int port = p.port() >= 0 ? p.port() : scheme.equals("http") ? 80 : -1;
+            if (port <= 0) {
+                throw new IllegalArgumentException("'" + text + "': a port is required");
+            }
+            try {
+                return new Target(scheme, new InetSocketAddress(InetAddress.getByName(p.host()), port));
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("'" + text + "': unknown host " + p.host());
+            }
+        }
+    }
+}
