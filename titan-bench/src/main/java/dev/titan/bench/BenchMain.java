@@ -35,7 +35,8 @@ import picocli.CommandLine.Parameters;
         "Benchmark Titan against HAProxy (mode tcp) and nginx (stream) on loopback, side by side.",
         "Scenarios: l4-rps l4-connrate l4-throughput l4-latency l4-concurrency startup validate (default: all)."})
 public final class BenchMain implements Callable<Integer> {
-    static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup");
+    static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup",
+            "tunnel-rps");
 
     @Parameters(arity = "0..*", description = "Scenarios to run.")
     List<String> scenarios = new ArrayList<>();
@@ -120,6 +121,7 @@ public final class BenchMain implements Callable<Integer> {
             case "l4-latency" -> rounds(sys, "l4-latency", r, secs, false, (p, d) -> latency(gen, p, d));
             case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
             case "startup" -> startup(sys, r);
+            case "tunnel-rps" -> tunnelRps(sys, r, secs);
             default -> throw new IllegalStateException(s);
         }
     }
@@ -175,20 +177,66 @@ public final class BenchMain implements Callable<Integer> {
                 // rounds afterwards (HAProxy 36-44k req/s before, 24-29k after, direct unchanged): let them expire
                 awaitTimeWaitDrained(1_000);
             }
-            for (Systems.Proxy p : all) {
-                m.run(p, quick ? 1 : 10); // warm-up (JIT, pools, caches), not recorded
-            }
-            for (int round = 0; round < r; round++) {
-                List<Systems.Proxy> order = new ArrayList<>(all);
-                Collections.rotate(order, round);
-                for (Systems.Proxy p : order) {
-                    Map<String, Double> v = m.run(p, secs);
-                    v.forEach((metric, value) -> results.add(scenario, metric, p.name(), value));
-                    System.out.printf("  round %d %-13s %s%n", round + 1, p.name(), v);
-                }
-            }
+            measureRounds(scenario, all, r, secs, m);
         } finally {
             procs.forEach(sys::stop);
+        }
+    }
+
+    /** Warms every system up with the measurement itself (not recorded), then {@code r} rounds in rotating order. */
+    private void measureRounds(String scenario, List<Systems.Proxy> all, int r, int secs, Measure m) throws Exception {
+        for (Systems.Proxy p : all) {
+            m.run(p, quick ? 1 : 10); // warm-up (JIT, pools, caches), not recorded
+        }
+        for (int round = 0; round < r; round++) {
+            List<Systems.Proxy> order = new ArrayList<>(all);
+            Collections.rotate(order, round);
+            for (Systems.Proxy p : order) {
+                Map<String, Double> v = m.run(p, secs);
+                v.forEach((metric, value) -> results.add(scenario, metric, p.name(), value));
+                System.out.printf("  round %d %-13s %s%n", round + 1, p.name(), v);
+            }
+        }
+    }
+
+    /**
+     * Keep-alive requests to the backend directly, through Titan's reverse tunnel (server and client
+     * both on the proxy cores, HTTP by Host on the tunnel port) and through {@code ssh -R}.
+     */
+    private void tunnelRps(Systems sys, int r, int secs) throws Exception {
+        List<Proc> procs = new ArrayList<>();
+        try {
+            procs.addAll(sys.startTitanTunnel());
+            procs.addAll(sys.startSshTunnel());
+            awaitHttp(Systems.TITAN_TUNNEL.httpPort(), Systems.TUNNEL_HOST);
+            if (!quick) {
+                wrk(sys, Systems.TITAN_TUNNEL, 10, 5, true, Systems.TUNNEL_HOST); // connection path warm-up, as for the L4 proxies
+                awaitTimeWaitDrained(1_000);
+            }
+            measureRounds("tunnel-rps", List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs,
+                    (p, d) -> wrk(sys, p, 100, d, false, p == Systems.TITAN_TUNNEL ? Systems.TUNNEL_HOST : null));
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    /** Waits until a request with {@code host} through {@code port} is answered 200 (the tunnel is up). */
+    private static void awaitHttp(int port, String host) throws Exception {
+        long end = System.currentTimeMillis() + 60_000;
+        while (true) {
+            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                s.setSoTimeout(2000);
+                s.getOutputStream().write(("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n").getBytes());
+                if (new String(s.getInputStream().readAllBytes()).startsWith("HTTP/1.1 200")) {
+                    return;
+                }
+            } catch (java.io.IOException e) {
+                // not yet
+            }
+            if (System.currentTimeMillis() > end) {
+                throw new IllegalStateException("no 200 through port " + port + " for Host " + host + " within 60 s");
+            }
+            Thread.sleep(200);
         }
     }
 
@@ -215,6 +263,10 @@ public final class BenchMain implements Callable<Integer> {
     // ------------------------------------------------------------------ wrk
 
     private Map<String, Double> wrk(Systems sys, Systems.Proxy p, int connections, int secs, boolean close) throws Exception {
+        return wrk(sys, p, connections, secs, close, null);
+    }
+
+    private Map<String, Double> wrk(Systems sys, Systems.Proxy p, int connections, int secs, boolean close, String host) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (sys.loadCpus != null) {
             cmd.addAll(List.of("taskset", "-c", sys.loadCpus));
@@ -222,6 +274,9 @@ public final class BenchMain implements Callable<Integer> {
         cmd.addAll(List.of("wrk", "-t1", "-c" + connections, "-d" + secs + "s", "--latency"));
         if (close) {
             cmd.addAll(List.of("-H", "Connection: close"));
+        }
+        if (host != null) {
+            cmd.addAll(List.of("-H", "Host: " + host));
         }
         cmd.add("http://127.0.0.1:" + p.httpPort() + "/");
         String text = Proc.run(cmd, secs + 60L);

@@ -23,6 +23,12 @@ final class Systems implements AutoCloseable {
     static final Proxy TITAN = new Proxy("titan", 18101, 18102);
     static final Proxy HAPROXY = new Proxy("haproxy", 18201, 18202);
     static final Proxy NGINX = new Proxy("nginx-stream", 18301, 18302);
+    /** Titan's reverse tunnel: server on 18401 (HTTP by Host on the tunnel port), client exposing the backend. */
+    static final Proxy TITAN_TUNNEL = new Proxy("titan-tunnel", 18401, 18403);
+    /** OpenSSH remote forwarding: {@code ssh -R 18402:backend} through a local sshd on 18422. */
+    static final Proxy SSH_R = new Proxy("ssh-R", 18402, 18404);
+    static final String TUNNEL_HOST = "bench.localhost";
+    private static final String TUNNEL_SECRET = "bench-tunnel-secret";
 
     final Path dir;
     final int threads;
@@ -155,6 +161,59 @@ final class Systems implements AutoCloseable {
                 """.formatted(dir, threads, NGINX.httpPort(), BACKEND, NGINX.iperfPort(), IPERF));
         return Proc.start("nginx-stream", proxyCpus, dir.resolve("nginx-stream.log"),
                 List.of("nginx", "-c", conf.toString(), "-p", dir.toString()));
+    }
+
+    /** Titan tunnel server and client, both on the proxy cores; returns both. */
+    List<Proc> startTitanTunnel() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> jvm = List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads, "-jar", titanJar.toString());
+        List<String> server = new ArrayList<>(jvm);
+        server.addAll(List.of("server", "--addr", "127.0.0.1:" + TITAN_TUNNEL.httpPort(), "--id", "bench", "--secret", TUNNEL_SECRET));
+        List<String> client = new ArrayList<>(jvm);
+        client.addAll(List.of("client", "--local", "http://127.0.0.1:" + BACKEND, "--remote", "tcp://127.0.0.1:" + TITAN_TUNNEL.httpPort(),
+                "--id", "bench", "--secret", TUNNEL_SECRET));
+        Proc s = Proc.start("titan-tunnel-server", proxyCpus, dir.resolve("tunnel-server.log"), server);
+        running.add(s);
+        Proc.awaitPort("titan tunnel server", TITAN_TUNNEL.httpPort(), 60_000);
+        Proc c = Proc.start("titan-tunnel-client", proxyCpus, dir.resolve("tunnel-client.log"), client);
+        running.add(c);
+        return List.of(s, c);
+    }
+
+    /** A private sshd on 127.0.0.1:18422 with fresh keys, and {@code ssh -N -R} forwarding SSH_R's port to the backend. */
+    List<Proc> startSshTunnel() throws Exception {
+        Path ssh = Files.createDirectories(dir.resolve("ssh"));
+        for (String key : List.of("host_key", "user_key")) {
+            if (!Files.exists(ssh.resolve(key))) {
+                Proc.run(List.of("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh.resolve(key).toString()), 30);
+            }
+        }
+        Files.copy(ssh.resolve("user_key.pub"), ssh.resolve("authorized_keys"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Path conf = ssh.resolve("sshd_config");
+        Files.writeString(conf, """
+                Port 18422
+                ListenAddress 127.0.0.1
+                HostKey %1$s/host_key
+                AuthorizedKeysFile %1$s/authorized_keys
+                PidFile %1$s/sshd.pid
+                PermitRootLogin yes
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+                UsePAM no
+                StrictModes no
+                AllowTcpForwarding yes
+                """.formatted(ssh));
+        Files.createDirectories(Path.of("/run/sshd")); // sshd's privilege-separation directory
+        Proc d = Proc.start("sshd", proxyCpus, dir.resolve("sshd.log"), List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
+        running.add(d);
+        Proc.awaitPort("sshd", 18422, 20_000);
+        Proc c = Proc.start("ssh-R", proxyCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i",
+                ssh.resolve("user_key").toString(), "-p", "18422", "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
+                System.getProperty("user.name") + "@127.0.0.1"));
+        running.add(c);
+        Proc.awaitPort("ssh -R", SSH_R.httpPort(), 20_000);
+        return List.of(d, c);
     }
 
     void stop(Proc p) {

@@ -16,6 +16,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -208,6 +209,7 @@ public final class TunnelClient implements AutoCloseable {
 
     private void startHttp2(ChannelPipeline p) {
         TunnelSettings s = config.settings();
+        p.addFirst("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true));
         p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(s.http2(true)).build());
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override

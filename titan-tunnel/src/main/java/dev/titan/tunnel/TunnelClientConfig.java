@@ -59,6 +59,11 @@ public record TunnelClientConfig(List<InetSocketAddress> servers, String id, byt
             return new LocalService(name, "http", local, null, hosts);
         }
 
+        /** A TLS service passed through by SNI: the server routes by the ClientHello's name and never decrypts. */
+        public static LocalService tls(String name, InetSocketAddress local, List<String> hosts) {
+            return new LocalService(name, "tls", local, null, hosts);
+        }
+
         TunnelProtocol.Service published() {
             return new TunnelProtocol.Service(name, type, remotePort, hosts.isEmpty() ? null : hosts);
         }

@@ -31,6 +31,7 @@ import java.util.Set;
  *   services:
  *     - { name: web, local: "http://127.0.0.1:80" }
  *     - { name: ssh, local: "tcp://127.0.0.1:22", remote_port: 20022 }
+ *     - { name: secure, local: "tls://127.0.0.1:443", hosts: ["secure.example.org"] }   # SNI passthrough
  * }</pre>
  */
 public final class TunnelSections {
@@ -142,8 +143,9 @@ public final class TunnelSections {
         if (t.scheme().equals("tcp") && remotePort == null) {
             s.problem("remote_port", "is required for a tcp service (the server port to expose it on)");
         }
-        if (t.scheme().equals("http") && remotePort != null) {
-            s.problem("remote_port", "applies to tcp services; an http service is exposed by Host");
+        if (!t.scheme().equals("tcp") && remotePort != null) {
+            s.problem("remote_port", "applies to tcp services; an " + t.scheme() + " service is exposed by "
+                    + (t.scheme().equals("http") ? "Host" : "TLS server name"));
         }
         return new TunnelClientConfig.LocalService(name, t.scheme(), t.address(), remotePort, hosts);
     }
@@ -174,7 +176,7 @@ public final class TunnelSections {
         return t.address();
     }
 
-    /** {@code scheme://host[:port]} with scheme tcp or http (http defaults to port 80). */
+    /** {@code scheme://host[:port]}: tcp, http (port 80 by default) or tls (passthrough by SNI, port 443 by default). */
     record Target(String scheme, InetSocketAddress address) {
         static Target parse(String text) {
             int sep = text.indexOf("://");
@@ -187,11 +189,11 @@ public final class TunnelSections {
             if (slash >= 0) {
                 rest = rest.substring(0, slash);
             }
-            if (!scheme.equals("tcp") && !scheme.equals("http")) {
-                throw new IllegalArgumentException("'" + text + "': scheme must be tcp or http, got " + scheme);
+            if (!scheme.equals("tcp") && !scheme.equals("http") && !scheme.equals("tls")) {
+                throw new IllegalArgumentException("'" + text + "': scheme must be tcp, http or tls, got " + scheme);
             }
             HostPort.Parsed p = HostPort.parse(rest);
-            int port = p.port() >= 0 ? p.port() : scheme.equals("http") ? 80 : -1;
+            int port = p.port() >= 0 ? p.port() : scheme.equals("http") ? 80 : scheme.equals("tls") ? 443 : -1;
             if (port <= 0) {
                 throw new IllegalArgumentException("'" + text + "': a port is required");
             }

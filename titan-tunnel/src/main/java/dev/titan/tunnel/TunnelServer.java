@@ -15,6 +15,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -115,9 +116,14 @@ public final class TunnelServer implements AutoCloseable {
      * configured, for a host whose first label is {@code id}), on its first HTTP service.
      */
     Route routeHttp(String host) {
+        return route(host, "http");
+    }
+
+    /** As {@link #routeHttp}, for services of {@code type} (http, or tls for SNI passthrough). */
+    Route route(String host, String type) {
         for (Map.Entry<String, CopyOnWriteArrayList<ServerSession>> e : sessions.entrySet()) {
             for (ServerSession s : e.getValue()) {
-                for (TunnelProtocol.Service svc : httpServices(s)) {
+                for (TunnelProtocol.Service svc : services(s, type)) {
                     if (svc.hosts() != null && svc.hosts().stream().anyMatch(host::equalsIgnoreCase)) {
                         ServerSession chosen = pick(e.getKey());
                         return chosen == null ? null : new Route(chosen, svc.name());
@@ -141,13 +147,13 @@ public final class TunnelServer implements AutoCloseable {
         if (chosen == null) {
             return null;
         }
-        List<TunnelProtocol.Service> http = httpServices(chosen);
-        return http.isEmpty() ? null : new Route(chosen, http.get(0).name());
+        List<TunnelProtocol.Service> matching = services(chosen, type);
+        return matching.isEmpty() ? null : new Route(chosen, matching.get(0).name());
     }
 
-    private static List<TunnelProtocol.Service> httpServices(ServerSession s) {
+    private static List<TunnelProtocol.Service> services(ServerSession s, String type) {
         List<TunnelProtocol.Service> all = s.auth().services();
-        return all == null ? List.of() : all.stream().filter(svc -> "http".equals(svc.type())).toList();
+        return all == null ? List.of() : all.stream().filter(svc -> type.equals(svc.type())).toList();
     }
 
     void countStream() {
@@ -155,8 +161,8 @@ public final class TunnelServer implements AutoCloseable {
     }
 
     /**
-     * Port sharing: tells a tunnel from an HTTP request by the first bytes ("TTUN" against a
-     * method name) and hands the connection to the matching handler, bytes included.
+     * Port sharing: tells a tunnel, a TLS ClientHello and an HTTP request apart by the first bytes
+     * ("TTUN", 0x16, a method name) and hands the connection to the matching handler, bytes included.
      */
     private final class PortSniffer extends TimedHandshake {
         PortSniffer() {
@@ -170,6 +176,12 @@ public final class TunnelServer implements AutoCloseable {
 
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            if (in.isReadable() && in.getByte(in.readerIndex()) == 0x16) { // a TLS handshake record: passthrough by SNI
+                ctx.pipeline().addAfter(ctx.name(), "sni", new SniIngress(TunnelServer.this, config.settings().handshakeTimeout(),
+                        config.idleTimeout()));
+                ctx.pipeline().remove(this);
+                return;
+            }
             int n = Math.min(in.readableBytes(), TunnelProtocol.MAGIC.length);
             boolean tunnel = true;
             for (int i = 0; i < n && tunnel; i++) {
@@ -418,12 +430,19 @@ public final class TunnelServer implements AutoCloseable {
         TunnelSettings s = config.settings();
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(s.http2(false)).build();
         ChannelPipeline p = ctx.pipeline();
+        p.addFirst("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true));
         p.addLast("h2", codec);
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
         p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt));
         p.addLast("errors", new TunnelErrors());
         ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }
+
+    /**
+     * Streams of one tunnel each flush after their writes; consolidated, one read loop's worth of
+     * frames leaves in one write instead of one syscall per stream.
+     */
+    static final int FLUSHES_PER_WRITE = 256;
 
     /** Streams opened by a client are not part of the protocol: closed at once. */
     private static final ChannelHandler REFUSE_STREAMS = new Refuse();

@@ -1,0 +1,63 @@
+package dev.titan.tunnel;
+
+import dev.titan.core.net.Connector;
+import dev.titan.core.net.Relay;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.AbstractSniHandler;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * TLS passthrough by SNI: reads the ClientHello's server name without decrypting anything, opens a
+ * stream to the client that serves that name, and relays the encrypted bytes (ClientHello first)
+ * both ways; the TLS session is between the user and the service behind NAT. A ClientHello without
+ * a name, or a name no tunnel serves, closes the connection.
+ */
+final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
+    private final TunnelServer server;
+    private final Duration idleTimeout;
+
+    SniIngress(TunnelServer server, Duration helloTimeout, Duration idleTimeout) {
+        super(helloTimeout.toMillis());
+        this.server = server;
+        this.idleTimeout = idleTimeout;
+    }
+
+    @Override
+    protected Future<Http2StreamChannel> lookup(ChannelHandlerContext ctx, String hostname) {
+        Promise<Http2StreamChannel> p = ctx.executor().newPromise();
+        TunnelServer.Route route = hostname == null ? null : server.route(hostname.toLowerCase(Locale.ROOT), "tls");
+        if (route == null) {
+            return p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
+        }
+        route.session().open(route.service(), (InetSocketAddress) ctx.channel().remoteAddress()).addListener(f -> {
+            if (f.isSuccess()) {
+                p.trySuccess((Http2StreamChannel) f.getNow());
+            } else {
+                p.tryFailure(f.cause());
+            }
+        });
+        return p;
+    }
+
+    @Override
+    protected void onLookupComplete(ChannelHandlerContext ctx, String hostname, Future<Http2StreamChannel> future) {
+        if (!future.isSuccess() || !ctx.channel().isActive()) {
+            if (future.isSuccess()) {
+                future.getNow().close();
+            }
+            ctx.close();
+            return;
+        }
+        server.countStream();
+        ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
+        Relay.start(ctx.channel(), future.getNow(), idleTimeout, TunnelServer.NO_STATS);
+        ctx.pipeline().remove(this); // the buffered ClientHello goes on to the relay, then everything after it
+    }
+}
