@@ -97,11 +97,13 @@ final class Runner {
         TunnelServerConfig server = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
         if (server != null) {
             tunnelServer = new TunnelServer(server, transport);
+            tunnelServer.bindMetrics(engine.metrics().registry());
             tunnelServer.start();
         }
         TunnelClientConfig client = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
         if (client != null) {
             tunnelClient = new TunnelClient(client, transport);
+            tunnelClient.bindMetrics(engine.metrics().registry());
             tunnelClient.start();
             log.info("tunnel client {} dialling {} with {} tunnel(s)", client.id(), client.servers(), client.connections());
         }

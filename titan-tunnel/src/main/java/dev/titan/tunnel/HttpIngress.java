@@ -1,6 +1,5 @@
 package dev.titan.tunnel;
 
-import dev.titan.core.net.Relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -26,13 +25,11 @@ final class HttpIngress extends TimedHandshake {
     private static final byte[] END_OF_HEAD = {'\r', '\n', '\r', '\n'};
 
     private final TunnelServer server;
-    private final Duration idleTimeout;
     private boolean decided;
 
-    HttpIngress(TunnelServer server, Duration headTimeout, Duration idleTimeout) {
+    HttpIngress(TunnelServer server, Duration headTimeout) {
         super(headTimeout);
         this.server = server;
-        this.idleTimeout = idleTimeout;
     }
 
     @Override
@@ -73,10 +70,10 @@ final class HttpIngress extends TimedHandshake {
         ByteBuf rest = in.readRetainedSlice(in.readableBytes());
         ctx.channel().config().setAutoRead(false);
         route.session().open(route.service(), from).addListener(
-                (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, rewritten, rest)));
+                (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, route.session().clientId(), rewritten, rest)));
     }
 
-    private void handOver(ChannelHandlerContext ctx, Future<Http2StreamChannel> f, ByteBuf head, ByteBuf rest) {
+    private void handOver(ChannelHandlerContext ctx, Future<Http2StreamChannel> f, String clientId, ByteBuf head, ByteBuf rest) {
         if (!f.isSuccess() || !ctx.channel().isActive()) {
             head.release();
             rest.release();
@@ -88,8 +85,7 @@ final class HttpIngress extends TimedHandshake {
             return;
         }
         Http2StreamChannel stream = f.getNow();
-        server.countStream();
-        Relay.start(ctx.channel(), stream, idleTimeout, TunnelServer.NO_STATS);
+        server.relay(ctx.channel(), stream, clientId);
         ctx.fireChannelRead(head);
         if (rest.isReadable()) {
             ctx.fireChannelRead(rest);

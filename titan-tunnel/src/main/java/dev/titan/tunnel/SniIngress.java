@@ -1,7 +1,6 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.net.Connector;
-import dev.titan.core.net.Relay;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -20,12 +19,11 @@ import java.util.Locale;
  */
 final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
     private final TunnelServer server;
-    private final Duration idleTimeout;
+    private String clientId;
 
-    SniIngress(TunnelServer server, Duration helloTimeout, Duration idleTimeout) {
+    SniIngress(TunnelServer server, Duration helloTimeout) {
         super(helloTimeout.toMillis());
         this.server = server;
-        this.idleTimeout = idleTimeout;
     }
 
     @Override
@@ -35,6 +33,7 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         if (route == null) {
             return p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
         }
+        clientId = route.session().clientId();
         route.session().open(route.service(), (InetSocketAddress) ctx.channel().remoteAddress()).addListener(f -> {
             if (f.isSuccess()) {
                 p.trySuccess((Http2StreamChannel) f.getNow());
@@ -54,10 +53,9 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
             ctx.close();
             return;
         }
-        server.countStream();
         ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
-        Relay.start(ctx.channel(), future.getNow(), idleTimeout, TunnelServer.NO_STATS);
+        server.relay(ctx.channel(), future.getNow(), clientId);
         ctx.pipeline().remove(this); // the buffered ClientHello goes on to the relay, then everything after it
     }
 }

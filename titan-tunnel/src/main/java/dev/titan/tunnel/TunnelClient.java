@@ -4,6 +4,9 @@ import dev.titan.core.config.HostPort;
 import dev.titan.core.net.Connector;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -29,6 +32,7 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -50,6 +54,8 @@ public final class TunnelClient implements AutoCloseable {
     private final Map<String, TunnelClientConfig.LocalService> services;
     private final Slot[] slots;
     private final AtomicInteger connected = new AtomicInteger();
+    private final ClientMeters meters = new ClientMeters();
+    private volatile long rttNanos = -1;
     private volatile boolean closed;
 
     public TunnelClient(TunnelClientConfig config, Transport transport) {
@@ -73,6 +79,21 @@ public final class TunnelClient implements AutoCloseable {
     /** Tunnels currently connected and authenticated. */
     public int connectedTunnels() {
         return connected.get();
+    }
+
+    /** Tunnels connected, streams served, bytes each way and the last PING round trip, labelled with this client's id. */
+    public void bindMetrics(MeterRegistry registry) {
+        String id = config.id();
+        Gauge.builder("titan_tunnel_client_connected", connected, AtomicInteger::get).tag("client", id)
+                .description("Tunnels this client holds open").register(registry);
+        FunctionCounter.builder("titan_tunnel_client_streams", meters.streams, LongAdder::sum).tag("client", id)
+                .description("Streams the server opened to this client's services").register(registry);
+        FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_service")
+                .baseUnit("bytes").register(registry);
+        FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesFromClient, LongAdder::sum)
+                .tags("client", id, "direction", "from_service").baseUnit("bytes").register(registry);
+        Gauge.builder("titan_tunnel_client_rtt_seconds", () -> rttNanos / 1e9).tag("client", id)
+                .description("The last PING round trip of a tunnel (-1: none yet)").register(registry);
     }
 
     @Override
@@ -218,7 +239,7 @@ public final class TunnelClient implements AutoCloseable {
                 ch.pipeline().addLast("stream", new StreamAdapter()).addLast("open", new LocalOpen());
             }
         }));
-        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> { }));
+        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> rttNanos = rtt));
         p.addLast("errors", new TunnelServer.TunnelErrors());
         p.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }
@@ -290,7 +311,8 @@ public final class TunnelClient implements AutoCloseable {
                 }
                 local.flush();
                 ctx.pipeline().remove(this);
-                Relay.start(stream, local, config.idleTimeout(), TunnelServer.NO_STATS);
+                meters.streams.increment();
+                Relay.start(stream, local, config.idleTimeout(), meters);
                 if (inputEnded) {
                     stream.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
                 }

@@ -20,6 +20,9 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -32,6 +35,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -55,6 +59,7 @@ public final class TunnelServer implements AutoCloseable {
     private final Map<InetAddress, Integer> failures = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> handshakeFailures = new ConcurrentHashMap<>();
     private final AtomicLong streamsTotal = new AtomicLong();
+    private final Map<String, ClientMeters> clientMeters = new ConcurrentHashMap<>();
     private final AtomicInteger rotation = new AtomicInteger();
     private Channel server;
 
@@ -156,8 +161,51 @@ public final class TunnelServer implements AutoCloseable {
         return all == null ? List.of() : all.stream().filter(svc -> type.equals(svc.type())).toList();
     }
 
-    void countStream() {
+    /**
+     * Relays a user connection through a stream of {@code clientId}'s tunnel, counting it for that
+     * client. Called on the user channel's loop; the stream may live on another loop, which is safe
+     * because its reading starts (a task on its loop) only after the relay's handler is added (an
+     * earlier task on the same loop).
+     */
+    void relay(Channel user, Http2StreamChannel stream, String clientId) {
         streamsTotal.incrementAndGet();
+        ClientMeters m = meters(clientId);
+        m.streams.increment();
+        Relay.start(user, stream, config.idleTimeout(), m);
+    }
+
+    private ClientMeters meters(String clientId) {
+        return clientMeters.computeIfAbsent(clientId, id -> new ClientMeters());
+    }
+
+    /**
+     * Registers the tunnel metrics: per client id (ids come from the configuration, so the label
+     * set is bounded) tunnels connected, streams active and total, bytes each way, the largest PING
+     * round trip among its tunnels; handshake failures by reason.
+     */
+    public void bindMetrics(MeterRegistry registry) {
+        for (TunnelServerConfig.User u : config.users()) {
+            String id = u.id();
+            ClientMeters m = meters(id);
+            Gauge.builder("titan_tunnel_connected", () -> sessions(id).size()).tag("client", id)
+                    .description("Tunnels of this client id that are connected").register(registry);
+            Gauge.builder("titan_tunnel_streams_active", () -> sessions(id).stream().mapToInt(ServerSession::activeStreams).sum())
+                    .tag("client", id).description("Streams open in this client's tunnels").register(registry);
+            FunctionCounter.builder("titan_tunnel_streams", m.streams, LongAdder::sum).tag("client", id)
+                    .description("Streams opened to this client (one per user connection)").register(registry);
+            FunctionCounter.builder("titan_tunnel_bytes", m.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_client")
+                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry);
+            FunctionCounter.builder("titan_tunnel_bytes", m.bytesFromClient, LongAdder::sum).tags("client", id, "direction", "from_client")
+                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry);
+            Gauge.builder("titan_tunnel_rtt_seconds", () -> sessions(id).stream().mapToLong(ServerSession::rttNanos).max().orElse(-1) / 1e9)
+                    .tag("client", id).description("The largest last PING round trip among this client's tunnels (-1: none yet)")
+                    .register(registry);
+        }
+        for (String reason : List.of("unknown_or_bad_secret", "timeout", "malformed", "not_allowed", "too_many_tunnels")) {
+            AtomicLong n = handshakeFailures.computeIfAbsent(reason, k -> new AtomicLong());
+            FunctionCounter.builder("titan_tunnel_handshake_failures", n, AtomicLong::get).tag("reason", reason)
+                    .description("Refused or failed tunnel handshakes").register(registry);
+        }
     }
 
     /**
@@ -177,8 +225,7 @@ public final class TunnelServer implements AutoCloseable {
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
             if (in.isReadable() && in.getByte(in.readerIndex()) == 0x16) { // a TLS handshake record: passthrough by SNI
-                ctx.pipeline().addAfter(ctx.name(), "sni", new SniIngress(TunnelServer.this, config.settings().handshakeTimeout(),
-                        config.idleTimeout()));
+                ctx.pipeline().addAfter(ctx.name(), "sni", new SniIngress(TunnelServer.this, config.settings().handshakeTimeout()));
                 ctx.pipeline().remove(this);
                 return;
             }
@@ -214,7 +261,7 @@ public final class TunnelServer implements AutoCloseable {
             } else {
                 ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
                 ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
-                p.addAfter(ctx.name(), "http", new HttpIngress(TunnelServer.this, config.settings().handshakeTimeout(), config.idleTimeout()));
+                p.addAfter(ctx.name(), "http", new HttpIngress(TunnelServer.this, config.settings().handshakeTimeout()));
             }
             p.remove(this); // what was read goes on to the chosen handler
         }
@@ -533,14 +580,8 @@ public final class TunnelServer implements AutoCloseable {
                         stream.close();
                         return;
                     }
-                    countStream();
                     ctx.pipeline().remove(this);
-                    if (stream.eventLoop() == user.eventLoop()) {
-                        Relay.start(user, stream, config.idleTimeout(), NO_STATS);
-                    } else {
-                        // the tunnel lives on another loop: the relay's handlers go in on each channel's own loop
-                        startAcrossLoops(user, stream);
-                    }
+                    relay(user, stream, clientId);
                 });
             }
 
@@ -551,23 +592,6 @@ public final class TunnelServer implements AutoCloseable {
         }
     }
 
-    private void startAcrossLoops(Channel user, Http2StreamChannel stream) {
-        stream.eventLoop().execute(() -> Relay.start(user, stream, config.idleTimeout(), NO_STATS));
-    }
-
-    static final Relay.Stats NO_STATS = new Relay.Stats() {
-        @Override
-        public void bytesFromA(long n) {
-        }
-
-        @Override
-        public void bytesFromB(long n) {
-        }
-
-        @Override
-        public void closed(Relay relay) {
-        }
-    };
 
     /** For tests: every session of every client. */
     List<ServerSession> allSessions() {

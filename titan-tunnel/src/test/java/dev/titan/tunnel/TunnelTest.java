@@ -95,7 +95,7 @@ class TunnelTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
         awaitExposed(port);
 
-        long size = 64L << 20;
+        long size = 256L << 20;
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(30_000);
             CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
@@ -120,7 +120,7 @@ class TunnelTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
         awaitExposed(port);
 
-        int n = 200;
+        int n = 1_000;
         List<Socket> sockets = new ArrayList<>();
         try {
             for (int i = 0; i < n; i++) {
@@ -314,6 +314,36 @@ class TunnelTest {
                 s.close();
             }
         }
+    }
+
+    @Test
+    void metricsCountTunnelsStreamsBytesAndRefusals() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        server.bindMetrics(registry);
+        TunnelClient client = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port));
+        client.bindMetrics(registry);
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 2);
+        awaitExposed(port);
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5_000);
+            s.getOutputStream().write(new byte[1000]);
+            assertThat(s.getInputStream().readNBytes(1000)).hasSize(1000);
+        }
+        startClient("bad-secret-here", 1);
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                registry.get("titan_tunnel_handshake_failures").tag("reason", "unknown_or_bad_secret").functionCounter().count() >= 1);
+        assertThat(registry.get("titan_tunnel_connected").tag("client", "id1").gauge().value()).isEqualTo(2);
+        assertThat(registry.get("titan_tunnel_client_connected").gauge().value()).isEqualTo(2);
+        assertThat(registry.get("titan_tunnel_streams").tag("client", "id1").functionCounter().count())
+                .as("the readiness probe's stream and the transfer's").isEqualTo(2);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(registry.get("titan_tunnel_bytes").tags("client", "id1", "direction", "to_client").functionCounter().count())
+                    .isEqualTo(1000);
+            assertThat(registry.get("titan_tunnel_bytes").tags("client", "id1", "direction", "from_client").functionCounter().count())
+                    .isEqualTo(1000);
+        });
     }
 
     static long writeRandom(OutputStream out, long size, long seed) throws IOException {
