@@ -11,10 +11,13 @@ import dev.titan.tunnel.TunnelClientConfig;
 import dev.titan.tunnel.TunnelSections;
 import dev.titan.tunnel.TunnelServer;
 import dev.titan.tunnel.TunnelServerConfig;
+import io.micrometer.core.instrument.Meter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +44,7 @@ final class Runner {
     private Transport transport;
     private TunnelServer tunnelServer;
     private TunnelClient tunnelClient;
+    private List<Meter> clientMeters = List.of();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "titan-config-watch");
@@ -79,7 +83,7 @@ final class Runner {
             startTunnels();
         } catch (RuntimeException e) {
             log.error("cannot start: {}", e.getMessage());
-            engine.stop(java.time.Duration.ZERO);
+            engine.stop(Duration.ZERO);
             transport.close();
             return false;
         }
@@ -103,10 +107,73 @@ final class Runner {
         TunnelClientConfig client = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
         if (client != null) {
             tunnelClient = new TunnelClient(client, transport);
-            tunnelClient.bindMetrics(engine.metrics().registry());
+            clientMeters = tunnelClient.bindMetrics(engine.metrics().registry());
             tunnelClient.start();
             log.info("tunnel client {} dialling {} with {} tunnel(s)", client.id(), client.servers(), client.connections());
         }
+    }
+
+    /**
+     * A changed tunnel_server applies in place (the port stays; see TunnelServer.update). A changed
+     * tunnel_client is replaced without losing a stream: the new client dials first, and once one of
+     * its tunnels is up the old client drains (GOAWAY, then closes as its streams end, at most
+     * drain_timeout). Adding or removing a whole section applies at the next start.
+     */
+    private void reloadTunnels(TitanConfig next, String why) {
+        TunnelServerConfig oldServer = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
+        TunnelServerConfig newServer = next.section(TunnelSections.SERVER, TunnelServerConfig.class);
+        if (!String.valueOf(oldServer).equals(String.valueOf(newServer)) || secretsChanged(oldServer, newServer)) {
+            if (tunnelServer != null && newServer != null) {
+                try {
+                    tunnelServer.update(newServer);
+                    tunnelServer.bindMetrics(engine.metrics().registry());
+                    log.info("reload ({}): tunnel server updated", why);
+                } catch (IllegalArgumentException e) {
+                    log.warn("reload ({}): {}", why, e.getMessage());
+                }
+            } else {
+                log.warn("reload ({}): {} added or removed; applies at the next start", why, TunnelSections.SERVER);
+            }
+        }
+        TunnelClientConfig oldClient = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
+        TunnelClientConfig newClient = next.section(TunnelSections.CLIENT, TunnelClientConfig.class);
+        boolean clientChanged = !String.valueOf(oldClient).equals(String.valueOf(newClient))
+                || (oldClient != null && newClient != null && !Arrays.equals(oldClient.secret(), newClient.secret()));
+        if (!clientChanged) {
+            return;
+        }
+        if (tunnelClient == null || newClient == null) {
+            log.warn("reload ({}): {} added or removed; applies at the next start", why, TunnelSections.CLIENT);
+            return;
+        }
+        TunnelClient previous = tunnelClient;
+        clientMeters.forEach(engine.metrics().registry()::remove);
+        TunnelClient fresh = new TunnelClient(newClient, transport);
+        clientMeters = fresh.bindMetrics(engine.metrics().registry());
+        fresh.start();
+        tunnelClient = fresh;
+        Duration drain = next.drainTimeout();
+        Thread.ofPlatform().daemon().name("titan-tunnel-handover").start(() -> {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (fresh.connectedTunnels() == 0 && System.nanoTime() < end) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            log.info("reload ({}): tunnel client replaced ({} new tunnel(s) up); draining the old one", why, fresh.connectedTunnels());
+            previous.drain(drain);
+        });
+    }
+
+    private static boolean secretsChanged(TunnelServerConfig a, TunnelServerConfig b) {
+        if (a == null || b == null) {
+            return false;
+        }
+        Map<String, byte[]> old = new HashMap<>();
+        a.users().forEach(u -> old.put(u.id(), u.secret()));
+        return b.users().stream().anyMatch(u -> old.containsKey(u.id()) && !Arrays.equals(old.get(u.id()), u.secret()));
     }
 
     private void stopTunnels() {
@@ -177,12 +244,7 @@ final class Runner {
             log.error("reload ({}) failed, the running configuration stays: {}", why, e.getMessage());
             return;
         }
-        for (String section : List.of(TunnelSections.SERVER, TunnelSections.CLIENT)) {
-            if (!String.valueOf(next.sections().get(section)).equals(String.valueOf(config.sections().get(section)))) {
-                log.warn("reload ({}): {} changed; tunnel settings apply at the next start (the running tunnels stay as they are)",
-                        why, section);
-            }
-        }
+        reloadTunnels(next, why);
         if (!next.logging().equals(config.logging())) {
             LoggingSetup.apply(next.logging());
         }

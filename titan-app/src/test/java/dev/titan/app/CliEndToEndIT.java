@@ -196,4 +196,79 @@ class CliEndToEndIT {
         assertThat(out).contains("tunnel_server.listen_addr").contains("tunnel_server.users[0].secret")
                 .contains("tunnel_server.users[0].ports").contains("tunnel_server.users[0].colour");
     }
+
+    @Test
+    void reloadingTunnelClientAndServerUnderLoadGivesZeroErrors(@TempDir Path dir) throws Exception {
+        TestServers.TcpServer web = TestServers.http("behind-nat", 0);
+        servers.add(web);
+        int port = freePort();
+        String head = "logging: { level: info }\nmetrics: { enabled: false }\nadmin: { enabled: false }\n";
+        Path serverYaml = dir.resolve("server.yaml");
+        Files.writeString(serverYaml, head + """
+                tunnel_server:
+                  listen_addr: "127.0.0.1:%d"
+                  users: [ { id: id1, secret: "reload-secret-1" } ]
+                """.formatted(port));
+        Path clientYaml = dir.resolve("client.yaml");
+        String client = head + """
+                tunnel_client:
+                  servers: [ "tcp://127.0.0.1:%d" ]
+                  id: id1
+                  secret: "reload-secret-1"
+                  connections: %d
+                  services: [ { name: web, local: "http://127.0.0.1:%d" } ]
+                """;
+        Files.writeString(clientYaml, client.formatted(port, 1, web.port()));
+        Process server = titan(dir.resolve("server.log"), "server", "-c", serverYaml.toString(), "--no-watch");
+        Process clientProc = titan(dir.resolve("client.log"), "client", "-c", clientYaml.toString(), "--no-watch");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("server.log")).contains("tunnel of id1 connected"));
+
+        java.util.concurrent.atomic.AtomicLong ok = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.ConcurrentLinkedQueue<String> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Thread> load = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            load.add(Thread.ofPlatform().start(() -> {
+                while (!stop.get()) {
+                    try (Socket s = new Socket("127.0.0.1", port)) {
+                        s.setSoTimeout(5000);
+                        s.getOutputStream().write("GET / HTTP/1.1\r\nHost: id1.localhost\r\nConnection: close\r\n\r\n"
+                                .getBytes(StandardCharsets.US_ASCII));
+                        String r = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                        if (r.startsWith("HTTP/1.1 200") && r.endsWith("behind-nat")) {
+                            ok.incrementAndGet();
+                        } else {
+                            errors.add(r.lines().findFirst().orElse("empty response"));
+                        }
+                    } catch (IOException e) {
+                        errors.add(e.toString());
+                    }
+                }
+            }));
+        }
+        Thread.sleep(1000);
+        Files.writeString(clientYaml, client.formatted(port, 2, web.port()));
+        signal(clientProc, "HUP");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("client.log")).contains("draining the old one"));
+        Files.writeString(serverYaml, head + """
+                tunnel_server:
+                  listen_addr: "127.0.0.1:%d"
+                  users: [ { id: id1, secret: "reload-secret-1" }, { id: id2, secret: "reload-secret-2" } ]
+                """.formatted(port));
+        signal(server, "HUP");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("server.log")).contains("tunnel server updated"));
+        Thread.sleep(2000);
+        stop.set(true);
+        for (Thread t : load) {
+            t.join(10_000);
+        }
+        assertThat(errors).as("requests that failed while client and server reloaded").isEmpty();
+        assertThat(ok.get()).as("requests served").isGreaterThan(100);
+        await().atMost(Duration.ofSeconds(30)).alias("the old tunnel ended after its streams")
+                .until(() -> Files.readString(dir.resolve("server.log")).contains("closed (2 replica(s) left)"));
+        signal(clientProc, "TERM");
+        signal(server, "TERM");
+        assertThat(clientProc.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(server.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    }
 }

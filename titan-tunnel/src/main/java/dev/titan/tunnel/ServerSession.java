@@ -5,6 +5,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
@@ -23,6 +24,7 @@ public final class ServerSession {
     private final AtomicInteger activeStreams = new AtomicInteger();
     private final AtomicLong streamsOpened = new AtomicLong();
     private volatile long rttNanos = -1;
+    private volatile Http2FrameCodec codec;
 
     ServerSession(Channel channel, TunnelServerConfig.User user, TunnelProtocol.Auth auth, int maxStreams) {
         this.channel = channel;
@@ -61,8 +63,14 @@ public final class ServerSession {
         rttNanos = nanos;
     }
 
+    /** True while this tunnel takes new streams: open, below its stream limit, and not draining (no GOAWAY from the client). */
     boolean hasCapacity() {
-        return channel.isActive() && activeStreams.get() < maxStreams;
+        Http2FrameCodec c = codec;
+        return channel.isActive() && activeStreams.get() < maxStreams && (c == null || !c.connection().goAwayReceived());
+    }
+
+    void codec(Http2FrameCodec codec) {
+        this.codec = codec;
     }
 
     /**

@@ -34,7 +34,7 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
             return p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
         }
         clientId = route.session().clientId();
-        route.session().open(route.service(), (InetSocketAddress) ctx.channel().remoteAddress()).addListener(f -> {
+        server.open(route, (InetSocketAddress) ctx.channel().remoteAddress()).addListener(f -> {
             if (f.isSuccess()) {
                 p.trySuccess((Http2StreamChannel) f.getNow());
             } else {

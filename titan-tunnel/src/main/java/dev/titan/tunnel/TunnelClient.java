@@ -6,6 +6,7 @@ import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -20,15 +21,19 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -81,19 +86,47 @@ public final class TunnelClient implements AutoCloseable {
         return connected.get();
     }
 
-    /** Tunnels connected, streams served, bytes each way and the last PING round trip, labelled with this client's id. */
-    public void bindMetrics(MeterRegistry registry) {
+    /**
+     * Tunnels connected, streams served, bytes each way and the last PING round trip, labelled with
+     * this client's id; returns the meters so that a replaced client's can be removed.
+     */
+    public List<Meter> bindMetrics(MeterRegistry registry) {
         String id = config.id();
-        Gauge.builder("titan_tunnel_client_connected", connected, AtomicInteger::get).tag("client", id)
-                .description("Tunnels this client holds open").register(registry);
-        FunctionCounter.builder("titan_tunnel_client_streams", meters.streams, LongAdder::sum).tag("client", id)
-                .description("Streams the server opened to this client's services").register(registry);
-        FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_service")
-                .baseUnit("bytes").register(registry);
-        FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesFromClient, LongAdder::sum)
-                .tags("client", id, "direction", "from_service").baseUnit("bytes").register(registry);
-        Gauge.builder("titan_tunnel_client_rtt_seconds", () -> rttNanos / 1e9).tag("client", id)
-                .description("The last PING round trip of a tunnel (-1: none yet)").register(registry);
+        return List.of(Gauge.builder("titan_tunnel_client_connected", connected, AtomicInteger::get).tag("client", id)
+                        .description("Tunnels this client holds open").register(registry),
+                FunctionCounter.builder("titan_tunnel_client_streams", meters.streams, LongAdder::sum).tag("client", id)
+                        .description("Streams the server opened to this client's services").register(registry),
+                FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_service")
+                        .baseUnit("bytes").register(registry),
+                FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesFromClient, LongAdder::sum)
+                        .tags("client", id, "direction", "from_service").baseUnit("bytes").register(registry),
+                Gauge.builder("titan_tunnel_client_rtt_seconds", () -> rttNanos / 1e9).tag("client", id)
+                        .description("The last PING round trip of a tunnel (-1: none yet)").register(registry));
+    }
+
+    /**
+     * Stops redialling and ends every tunnel gracefully: a GOAWAY first, so the server opens no new
+     * stream on it (it uses other tunnels of this id), then the tunnel closes once its last stream
+     * has ended, or after {@code timeout}. Used on reload: the new client's tunnels come up first.
+     */
+    public CompletableFuture<Void> drain(Duration timeout) {
+        closed = true;
+        List<CompletableFuture<Void>> all = new ArrayList<>();
+        for (Slot s : slots) {
+            Channel ch = s.channel;
+            if (ch == null || !ch.isOpen()) {
+                continue;
+            }
+            Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
+            if (codec != null) {
+                codec.gracefulShutdownTimeoutMillis(timeout.toMillis());
+            }
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            ch.closeFuture().addListener(f -> done.complete(null));
+            ch.close();
+            all.add(done);
+        }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
 
     @Override

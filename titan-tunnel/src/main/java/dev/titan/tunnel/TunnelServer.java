@@ -24,6 +24,8 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -51,9 +53,9 @@ public final class TunnelServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TunnelServer.class);
     private static final int MAX_TRACKED_FAILURES = 10_000;
 
-    private final TunnelServerConfig config;
+    private volatile TunnelServerConfig config;
     private final Transport transport;
-    private final Map<String, TunnelServerConfig.User> users;
+    private volatile Map<String, TunnelServerConfig.User> users;
     private final Map<String, CopyOnWriteArrayList<ServerSession>> sessions = new ConcurrentHashMap<>();
     private final Map<Integer, TcpExposure> exposures = new ConcurrentHashMap<>();
     private final Map<InetAddress, Integer> failures = new ConcurrentHashMap<>();
@@ -67,6 +69,29 @@ public final class TunnelServer implements AutoCloseable {
         this.config = config;
         this.transport = transport;
         this.users = config.users().stream().collect(Collectors.toUnmodifiableMap(TunnelServerConfig.User::id, Function.identity()));
+    }
+
+    /**
+     * Applies a reloaded configuration without touching the tunnel port: users, hosts, ports,
+     * domain and settings apply to new handshakes and requests; tunnels of users who are no longer
+     * configured are ended gracefully (GOAWAY, then closed when their streams end); the others keep
+     * running. A different {@code listen_addr} needs a restart: refused with that reason.
+     */
+    public void update(TunnelServerConfig next) {
+        if (!next.listen().equals(config.listen())) {
+            throw new IllegalArgumentException("tunnel_server.listen_addr changed (" + HostPort.format(config.listen()) + " -> "
+                    + HostPort.format(next.listen()) + "): applies at the next start");
+        }
+        Map<String, TunnelServerConfig.User> nextUsers = next.users().stream()
+                .collect(Collectors.toUnmodifiableMap(TunnelServerConfig.User::id, Function.identity()));
+        config = next;
+        users = nextUsers;
+        sessions.forEach((id, list) -> {
+            if (!nextUsers.containsKey(id)) {
+                log.info("tunnel server: user {} removed by reload; ending its {} tunnel(s)", id, list.size());
+                list.forEach(sess -> sess.channel().close());
+            }
+        });
     }
 
     public InetSocketAddress start() {
@@ -265,6 +290,33 @@ public final class TunnelServer implements AutoCloseable {
             }
             p.remove(this); // what was read goes on to the chosen handler
         }
+    }
+
+    /**
+     * Opens a stream for {@code route}; if that tunnel cannot take it (it is draining after a
+     * GOAWAY, or it just closed) the stream goes to another replica of the same client, once.
+     */
+    Future<Http2StreamChannel> open(Route route, InetSocketAddress from) {
+        Promise<Http2StreamChannel> result = route.session().channel().eventLoop().newPromise();
+        route.session().open(route.service(), from).addListener(f -> {
+            if (f.isSuccess()) {
+                result.setSuccess((Http2StreamChannel) f.getNow());
+                return;
+            }
+            ServerSession other = pick(route.session().clientId());
+            if (other == null || other == route.session()) {
+                result.setFailure(f.cause());
+                return;
+            }
+            other.open(route.service(), from).addListener(g -> {
+                if (g.isSuccess()) {
+                    result.setSuccess((Http2StreamChannel) g.getNow());
+                } else {
+                    result.setFailure(g.cause());
+                }
+            });
+        });
+        return result;
     }
 
     /** The replica of {@code clientId} with the fewest active streams, or null. */
@@ -479,6 +531,7 @@ public final class TunnelServer implements AutoCloseable {
         ChannelPipeline p = ctx.pipeline();
         p.addFirst("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true));
         p.addLast("h2", codec);
+        session.codec(codec);
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
         p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt));
         p.addLast("errors", new TunnelErrors());
@@ -570,7 +623,7 @@ public final class TunnelServer implements AutoCloseable {
                     user.close();
                     return;
                 }
-                s.open(service, (InetSocketAddress) user.remoteAddress()).addListener(f -> {
+                open(new Route(s, service), (InetSocketAddress) user.remoteAddress()).addListener(f -> {
                     if (!f.isSuccess()) {
                         user.close();
                         return;

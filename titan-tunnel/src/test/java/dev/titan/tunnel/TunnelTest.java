@@ -346,6 +346,86 @@ class TunnelTest {
         });
     }
 
+    @Test
+    void replacingTheClientUnderLoadLosesNoRequest() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TestServers.TcpServer web = TestServers.http("web", 0);
+        closing.add(web);
+        TunnelClient old = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("web", web.address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> old.connectedTunnels() == 2);
+        awaitExposed(port);
+
+        java.util.concurrent.atomic.AtomicLong ok = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.ConcurrentLinkedQueue<String> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Thread> load = new ArrayList<>();
+        for (int t = 0; t < 4; t++) { // a new connection (and stream) per request
+            load.add(Thread.ofPlatform().start(() -> {
+                while (!stop.get()) {
+                    try (Socket s = new Socket("127.0.0.1", port)) {
+                        s.setSoTimeout(5_000);
+                        s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                        String r = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                        if (r.startsWith("HTTP/1.1 200") && r.endsWith("web")) {
+                            ok.incrementAndGet();
+                        } else {
+                            errors.add("bad response: " + r);
+                        }
+                    } catch (IOException e) {
+                        errors.add(e.toString());
+                    }
+                }
+            }));
+        }
+        load.add(Thread.ofPlatform().start(() -> { // and one keep-alive connection that goes on across the reload
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5_000);
+                InputStream in = s.getInputStream();
+                while (!stop.get()) {
+                    s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    if (readResponseBody(in).equals("web")) {
+                        ok.incrementAndGet();
+                    } else {
+                        errors.add("keep-alive: bad response");
+                    }
+                }
+            } catch (IOException e) {
+                errors.add("keep-alive: " + e);
+            }
+        }));
+        Thread.sleep(1000);
+        TunnelClient fresh = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("web", web.address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> fresh.connectedTunnels() == 2);
+        CompletableFuture<Void> drained = old.drain(Duration.ofSeconds(30));
+        Thread.sleep(1500); // new connections now go to the fresh tunnels; the old ones finish what they carry
+        stop.set(true);
+        for (Thread t : load) {
+            t.join(10_000);
+        }
+        drained.get(20, TimeUnit.SECONDS);
+        assertThat(errors).as("requests failed during the reload").isEmpty();
+        assertThat(ok.get()).isGreaterThan(100);
+        assertThat(old.connectedTunnels()).isZero();
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.sessions("id1").size() == 2);
+    }
+
+    /** Reads one HTTP/1.1 response with a Content-Length and returns its body. */
+    static String readResponseBody(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("closed after " + head.length() + " bytes of a response head");
+            }
+            head.append((char) b);
+        }
+        String h = head.toString().toLowerCase(java.util.Locale.ROOT);
+        int at = h.indexOf("content-length:");
+        int len = Integer.parseInt(h.substring(at + 15, h.indexOf("\r\n", at)).trim());
+        return new String(in.readNBytes(len), StandardCharsets.US_ASCII);
+    }
+
     static long writeRandom(OutputStream out, long size, long seed) throws IOException {
         Random r = new Random(seed);
         CRC32 crc = new CRC32();
