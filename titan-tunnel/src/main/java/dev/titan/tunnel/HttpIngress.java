@@ -69,7 +69,7 @@ final class HttpIngress extends TimedHandshake {
         in.skipBytes(headLength + END_OF_HEAD.length);
         ByteBuf rest = in.readRetainedSlice(in.readableBytes());
         ctx.channel().config().setAutoRead(false);
-        server.open(route, from).addListener(
+        server.open(route, ctx.channel()).addListener(
                 (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, route.session().clientId(), rewritten, rest)));
     }
 

@@ -1,5 +1,6 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.config.HostPort;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -74,12 +75,12 @@ public final class ServerSession {
     }
 
     /**
-     * Opens a stream to {@code service} on the client for a user at {@code from}. The stream
+     * Opens a stream to {@code service} on the client for the connection {@code user}. The stream
      * carries bytes (see {@link StreamAdapter}) and starts with auto-read off: the caller starts a
      * relay on it. Bytes may be written at once: the client buffers them, within the stream's
      * flow-control window, until its local connection is up (no round trip is waited for).
      */
-    Future<Http2StreamChannel> open(String service, InetSocketAddress from) {
+    Future<Http2StreamChannel> open(String service, Channel user) {
         Promise<Http2StreamChannel> promise = channel.eventLoop().newPromise();
         if (!hasCapacity()) {
             promise.setFailure(new IllegalStateException("tunnel of " + user.id() + " has no free stream"));
@@ -107,8 +108,10 @@ public final class ServerSession {
                     Http2Headers headers = new DefaultHttp2Headers()
                             .method("CONNECT")
                             .authority(service);
-                    if (from != null) {
-                        headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, from.getAddress().getHostAddress() + ":" + from.getPort());
+                    // who connected, and where to: for X-Forwarded-For and the PROXY protocol on the client
+                    if (user.remoteAddress() instanceof InetSocketAddress from && user.localAddress() instanceof InetSocketAddress to) {
+                        headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(from));
+                        headers.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(to));
                     }
                     stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
                     promise.setSuccess(stream);

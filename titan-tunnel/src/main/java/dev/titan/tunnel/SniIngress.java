@@ -7,7 +7,6 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.AbstractSniHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Locale;
 
@@ -34,7 +33,7 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
             return p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
         }
         clientId = route.session().clientId();
-        server.open(route, (InetSocketAddress) ctx.channel().remoteAddress()).addListener(f -> {
+        server.open(route, ctx.channel()).addListener(f -> {
             if (f.isSuccess()) {
                 p.trySuccess((Http2StreamChannel) f.getNow());
             } else {

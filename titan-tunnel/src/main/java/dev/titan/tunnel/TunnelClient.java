@@ -339,6 +339,10 @@ public final class TunnelClient implements AutoCloseable {
                     return;
                 }
                 stream.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+                if (svc.proxyProtocol() != null) {
+                    local.write(ProxyProtocol.header(local.alloc(), svc.proxyProtocol(), h.headers().get(TunnelProtocol.CLIENT_ADDRESS_HEADER),
+                            h.headers().get(TunnelProtocol.SERVER_ADDRESS_HEADER)), local.voidPromise());
+                }
                 for (ByteBuf b; (b = early.poll()) != null; ) {
                     local.write(b, local.voidPromise());
                 }

@@ -40,14 +40,28 @@ public record TunnelClientConfig(List<InetSocketAddress> servers, String id, byt
     }
 
     /**
-     * A local service: {@code type} tcp with the server port to expose it on, or http with the host
-     * names it answers to; {@code local} is where the client connects for each stream.
+     * A local service: {@code type} tcp with the server port to expose it on, http or tls with the
+     * host names it answers to; {@code local} is where the client connects for each stream;
+     * {@code proxyProtocol} v1 or v2 sends the PROXY protocol header first (null: none).
      */
-    public record LocalService(String name, String type, InetSocketAddress local, Integer remotePort, List<String> hosts) {
+    public record LocalService(String name, String type, InetSocketAddress local, Integer remotePort, List<String> hosts,
+                               String proxyProtocol) {
         public LocalService {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(local, "local");
             hosts = hosts == null ? List.of() : List.copyOf(hosts);
+            if (proxyProtocol != null && !proxyProtocol.equals("v1") && !proxyProtocol.equals("v2")) {
+                throw new IllegalArgumentException("proxy_protocol must be v1 or v2, got " + proxyProtocol);
+            }
+        }
+
+        public LocalService(String name, String type, InetSocketAddress local, Integer remotePort, List<String> hosts) {
+            this(name, type, local, remotePort, hosts, null);
+        }
+
+        /** The same service, sending the PROXY protocol header ({@code v1} or {@code v2}) before the user's bytes. */
+        public LocalService withProxyProtocol(String version) {
+            return new LocalService(name, type, local, remotePort, hosts, version);
         }
 
         public static LocalService tcp(String name, InetSocketAddress local, int remotePort) {

@@ -41,6 +41,9 @@ public final class TunnelProtocol {
     /** Header naming the user's address on a stream (for X-Forwarded-For or the PROXY protocol). */
     static final String CLIENT_ADDRESS_HEADER = "titan-client-address";
 
+    /** Header naming the server address the user connected to (the PROXY protocol's destination). */
+    static final String SERVER_ADDRESS_HEADER = "titan-server-address";
+
     private static final ObjectMapper JSON = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .setSerializationInclusion(JsonInclude.Include.NON_NULL)

@@ -30,7 +30,7 @@ import java.util.Set;
  *   connections: 3
  *   services:
  *     - { name: web, local: "http://127.0.0.1:80" }
- *     - { name: ssh, local: "tcp://127.0.0.1:22", remote_port: 20022 }
+ *     - { name: ssh, local: "tcp://127.0.0.1:22", remote_port: 20022, proxy_protocol: v2 }
  *     - { name: secure, local: "tls://127.0.0.1:443", hosts: ["secure.example.org"] }   # SNI passthrough
  * }</pre>
  */
@@ -147,7 +147,8 @@ public final class TunnelSections {
             s.problem("remote_port", "applies to tcp services; an " + t.scheme() + " service is exposed by "
                     + (t.scheme().equals("http") ? "Host" : "TLS server name"));
         }
-        return new TunnelClientConfig.LocalService(name, t.scheme(), t.address(), remotePort, hosts);
+        String proxy = s.has("proxy_protocol") ? s.choice("proxy_protocol", null, List.of("v1", "v2")) : null;
+        return new TunnelClientConfig.LocalService(name, t.scheme(), t.address(), remotePort, hosts, proxy);
     }
 
     private static TunnelSettings settings(ConfigNode n) {

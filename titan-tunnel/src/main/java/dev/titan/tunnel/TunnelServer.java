@@ -296,9 +296,9 @@ public final class TunnelServer implements AutoCloseable {
      * Opens a stream for {@code route}; if that tunnel cannot take it (it is draining after a
      * GOAWAY, or it just closed) the stream goes to another replica of the same client, once.
      */
-    Future<Http2StreamChannel> open(Route route, InetSocketAddress from) {
+    Future<Http2StreamChannel> open(Route route, Channel user) {
         Promise<Http2StreamChannel> result = route.session().channel().eventLoop().newPromise();
-        route.session().open(route.service(), from).addListener(f -> {
+        route.session().open(route.service(), user).addListener(f -> {
             if (f.isSuccess()) {
                 result.setSuccess((Http2StreamChannel) f.getNow());
                 return;
@@ -308,7 +308,7 @@ public final class TunnelServer implements AutoCloseable {
                 result.setFailure(f.cause());
                 return;
             }
-            other.open(route.service(), from).addListener(g -> {
+            other.open(route.service(), user).addListener(g -> {
                 if (g.isSuccess()) {
                     result.setSuccess((Http2StreamChannel) g.getNow());
                 } else {
@@ -623,7 +623,7 @@ public final class TunnelServer implements AutoCloseable {
                     user.close();
                     return;
                 }
-                open(new Route(s, service), (InetSocketAddress) user.remoteAddress()).addListener(f -> {
+                open(new Route(s, service), user).addListener(f -> {
                     if (!f.isSuccess()) {
                         user.close();
                         return;

@@ -426,6 +426,57 @@ class TunnelTest {
         return new String(in.readNBytes(len), StandardCharsets.US_ASCII);
     }
 
+    @Test
+    void proxyProtocolTellsTheServiceWhoConnected() throws Exception {
+        int v1Port = freePort();
+        int v2Port = freePort();
+        startServer(new TunnelServerConfig.PortRange(1024, 65_535));
+        java.util.concurrent.BlockingQueue<String> seen = new java.util.concurrent.LinkedBlockingQueue<>();
+        TestServers.TcpServer v1 = new TestServers.TcpServer("v1", sock -> {
+            StringBuilder line = new StringBuilder();
+            for (int b; (b = sock.getInputStream().read()) >= 0 && b != '\n'; ) {
+                line.append((char) b);
+            }
+            seen.add(line.toString().trim());
+            sock.getOutputStream().write("ok\n".getBytes(StandardCharsets.US_ASCII));
+        });
+        TestServers.TcpServer v2 = new TestServers.TcpServer("v2", sock -> {
+            byte[] head = sock.getInputStream().readNBytes(16);
+            int len = ((head[14] & 0xff) << 8) | (head[15] & 0xff);
+            java.nio.ByteBuffer addr = java.nio.ByteBuffer.wrap(sock.getInputStream().readNBytes(len));
+            byte[] src = new byte[4];
+            byte[] dst = new byte[4];
+            addr.get(src).get(dst);
+            seen.add(String.format("v2 ver/cmd=%02x fam=%02x %s:%d -> %s:%d", head[12], head[13],
+                    java.net.InetAddress.getByAddress(src).getHostAddress(), addr.getShort() & 0xffff,
+                    java.net.InetAddress.getByAddress(dst).getHostAddress(), addr.getShort() & 0xffff));
+            sock.getOutputStream().write("ok\n".getBytes(StandardCharsets.US_ASCII));
+        });
+        closing.add(v1);
+        closing.add(v2);
+        TunnelClient client = startClient(SECRET, 1,
+                TunnelClientConfig.LocalService.tcp("v1", v1.address(), v1Port).withProxyProtocol("v1"),
+                TunnelClientConfig.LocalService.tcp("v2", v2.address(), v2Port).withProxyProtocol("v2"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
+        awaitExposed(v1Port);
+        awaitExposed(v2Port);
+        for (int port : new int[] {v1Port, v2Port}) {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5_000);
+                s.getOutputStream().write("x".getBytes(StandardCharsets.US_ASCII));
+                assertThat(new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII)).readLine()).isEqualTo("ok");
+                int userPort = s.getLocalPort();
+                String expected = port == v1Port ? "PROXY TCP4 127.0.0.1 127.0.0.1 " + userPort + " " + v1Port
+                        : "v2 ver/cmd=21 fam=11 127.0.0.1:" + userPort + " -> 127.0.0.1:" + v2Port;
+                List<String> headers = new ArrayList<>(); // readiness probes' headers may arrive too: ours must be among them
+                for (String h; !headers.contains(expected) && (h = seen.poll(2, TimeUnit.SECONDS)) != null; ) {
+                    headers.add(h);
+                }
+                assertThat(headers).as("PROXY headers the service received").contains(expected);
+            }
+        }
+    }
+
     static long writeRandom(OutputStream out, long size, long seed) throws IOException {
         Random r = new Random(seed);
         CRC32 crc = new CRC32();
