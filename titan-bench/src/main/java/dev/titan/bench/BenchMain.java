@@ -36,7 +36,13 @@ import picocli.CommandLine.Parameters;
         "Scenarios: l4-rps l4-connrate l4-throughput l4-latency l4-concurrency startup validate (default: all)."})
 public final class BenchMain implements Callable<Integer> {
     static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup",
-            "tunnel-rps");
+            "tunnel-rps", "tunnel-concurrency");
+    /**
+     * Scenarios run only when named: tunnel-throughput does not complete yet (iperf3 through
+     * Titan's tunnel fails with "unable to receive results" and moves ~0.6 Gbit/s, an open bug of
+     * the tunnel), so it stays out of the default set and of CI's quick run until it passes.
+     */
+    static final List<String> EXPLICIT = List.of("tunnel-throughput");
 
     @Parameters(arity = "0..*", description = "Scenarios to run.")
     List<String> scenarios = new ArrayList<>();
@@ -71,12 +77,27 @@ public final class BenchMain implements Callable<Integer> {
         System.exit(new CommandLine(new BenchMain()).execute(args));
     }
 
+    @Option(names = "--report-only", description = "Rewrite docs/benchmarks.md and the charts from docs/bench/latest.json; run nothing.")
+    boolean reportOnly;
+
     @Override
+    @SuppressWarnings("unchecked")
     public Integer call() throws Exception {
+        if (reportOnly) {
+            Path md = docs != null ? docs : Path.of("docs/benchmarks.md");
+            Path latest = md.toAbsolutePath().getParent().resolve("bench").resolve("latest.json");
+            Map<String, Object> doc = JSON.readValue(latest.toFile(), Map.class);
+            JSON.readTree(latest.toFile()).path("results").fields().forEachRemaining(sc -> sc.getValue().fields().forEachRemaining(
+                    metric -> metric.getValue().fields().forEachRemaining(sys -> sys.getValue().path("samples").forEach(
+                            v -> results.add(sc.getKey(), metric.getKey(), sys.getKey(), v.asDouble())))));
+            Report.update(md, doc, results);
+            System.out.println("updated " + md + " from " + latest);
+            return 0;
+        }
         List<String> run = scenarios.isEmpty() ? ALL : scenarios;
         for (String s : run) {
-            if (!ALL.contains(s)) {
-                System.err.println("unknown scenario " + s + " (known: " + String.join(" ", ALL) + ")");
+            if (!ALL.contains(s) && !EXPLICIT.contains(s)) {
+                System.err.println("unknown scenario " + s + " (known: " + String.join(" ", ALL) + " " + String.join(" ", EXPLICIT) + ")");
                 return 2;
             }
         }
@@ -122,6 +143,8 @@ public final class BenchMain implements Callable<Integer> {
             case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
             case "startup" -> startup(sys, r);
             case "tunnel-rps" -> tunnelRps(sys, r, secs);
+            case "tunnel-throughput" -> tunnelThroughput(sys, r, secs);
+            case "tunnel-concurrency" -> tunnelConcurrency(sys, gen, quick ? 1_000 : 10_000);
             default -> throw new IllegalStateException(s);
         }
     }
@@ -144,9 +167,35 @@ public final class BenchMain implements Callable<Integer> {
         System.out.printf("%nresults: %s (%.0f s)%n", json, total);
         Path md = docs != null ? docs : quick ? null : Path.of("docs/benchmarks.md");
         if (md != null) {
+            doc.put("carried_over", carryOver(md.toAbsolutePath().getParent().resolve("bench").resolve("latest.json")));
+            doc.put("results", results.asMap()); // with the carried-over scenarios, so that the next partial run keeps them too
             Report.update(md, doc, results);
             System.out.println("updated " + md);
         }
+    }
+
+    /**
+     * A run of some scenarios keeps the published figures of the others: their samples are taken
+     * over from the previous results and marked with the date of the run that measured them.
+     */
+    @SuppressWarnings("unchecked")
+    private Map<String, String> carryOver(Path previous) throws java.io.IOException {
+        Map<String, String> carried = new LinkedHashMap<>();
+        if (!Files.exists(previous)) {
+            return carried;
+        }
+        JsonNode old = JSON.readTree(previous.toFile());
+        Map<String, String> before = old.has("carried_over")
+                ? JSON.convertValue(old.get("carried_over"), Map.class) : Map.of();
+        old.path("results").fields().forEachRemaining(sc -> {
+            if (results.raw().containsKey(sc.getKey())) {
+                return;
+            }
+            carried.put(sc.getKey(), before.getOrDefault(sc.getKey(), old.path("date").asText()));
+            sc.getValue().fields().forEachRemaining(metric -> metric.getValue().fields().forEachRemaining(sys ->
+                    sys.getValue().path("samples").forEach(v -> results.add(sc.getKey(), metric.getKey(), sys.getKey(), v.asDouble()))));
+        });
+        return carried;
     }
 
     /** One measurement of one system: metric name to value. */
@@ -217,6 +266,60 @@ public final class BenchMain implements Callable<Integer> {
                     (p, d) -> wrk(sys, p, 100, d, false, p == Systems.TITAN_TUNNEL ? Systems.TUNNEL_HOST : null));
         } finally {
             procs.forEach(sys::stop);
+        }
+    }
+
+    /** iperf3 directly, through Titan's tunnel (a mapped TCP port) and through {@code ssh -R}. */
+    private void tunnelThroughput(Systems sys, int r, int secs) throws Exception {
+        List<Proc> procs = new ArrayList<>();
+        procs.add(sys.startIperfServer());
+        try {
+            procs.addAll(sys.startTitanTunnel());
+            procs.addAll(sys.startSshTunnel());
+            measureRounds("tunnel-throughput", List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs, (p, d) -> {
+                Map<String, Double> v = new LinkedHashMap<>();
+                v.put("gbit_1_stream", iperf(sys, p, 1, d));
+                v.put("gbit_4_streams", iperf(sys, p, 4, d));
+                return v;
+            });
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    /**
+     * {@code n} idle connections through one tunnel (each a stream to the backend, via the mapped
+     * TCP port) and through {@code ssh -R}: growth of the tunnel's RSS (server and client processes
+     * together, as sshd and ssh) per connection.
+     */
+    private void tunnelConcurrency(Systems sys, LoadGen gen, int n) throws Exception {
+        List<InetSocketAddress> sources = new ArrayList<>();
+        for (int i = 1; i <= 8; i++) {
+            sources.add(new InetSocketAddress(InetAddress.getByName("127.0.0." + i), 0));
+        }
+        for (String system : List.of("titan-tunnel", "ssh-R")) {
+            List<Proc> procs = system.equals("titan-tunnel") ? sys.startTitanTunnel() : sys.startSshTunnel();
+            int port = system.equals("titan-tunnel") ? Systems.TITAN_TUNNEL_TCP : Systems.SSH_R_TCP;
+            try {
+                warmUp(port);
+                Thread.sleep(1000);
+                long before = procs.stream().mapToLong(Proc::rssKib).sum();
+                List<io.netty.channel.Channel> conns = gen.idle(sources, new InetSocketAddress("127.0.0.1", port), n);
+                Thread.sleep(quick ? 1000 : 3000);
+                long after = procs.stream().mapToLong(Proc::rssKib).sum();
+                double perConn = (after - before) / (double) Math.max(1, conns.size());
+                System.out.printf("  %-13s %,d connections (streams) open: RSS %,d -> %,d KiB, %.2f KiB per connection%n", system,
+                        conns.size(), before, after, perConn);
+                results.add("tunnel-concurrency", "kib_per_conn_" + n, system, perConn);
+                results.add("tunnel-concurrency", "rss_mib_at_" + n, system, after / 1024.0);
+                results.add("tunnel-concurrency", "opened_" + n, system, (double) conns.size());
+                for (io.netty.channel.Channel c : conns) {
+                    c.close();
+                }
+                Thread.sleep(500);
+            } finally {
+                procs.forEach(sys::stop);
+            }
         }
     }
 
@@ -396,7 +499,11 @@ public final class BenchMain implements Callable<Integer> {
         cmd.addAll(List.of("iperf3", "-c", "127.0.0.1", "-p", Integer.toString(p.iperfPort()), "-t", Integer.toString(secs),
                 "-P", Integer.toString(streams), "-J"));
         String text = Proc.run(cmd, secs + 60L);
-        JsonNode root = JSON.readTree(text);
+        int json = text.indexOf('{'); // iperf3 may print a WARNING line before its JSON
+        if (json > 0) {
+            System.out.println("  iperf3 via " + p.name() + ": " + text.substring(0, json).trim());
+        }
+        JsonNode root = JSON.readTree(json >= 0 ? text.substring(json) : text);
         if (root.has("error")) {
             throw new IllegalStateException("iperf3 via " + p.name() + ": " + root.get("error").asText());
         }

@@ -18,9 +18,10 @@ import java.util.Map;
 final class Report {
     static final String BEGIN = "<!-- bench:results:begin -->";
     static final String END = "<!-- bench:results:end -->";
-    private static final List<String> ORDER = List.of("direct", "titan", "haproxy", "nginx-stream", "wrk", "titan-loadgen");
+    private static final List<String> ORDER = List.of("direct", "titan", "haproxy", "nginx-stream", "titan-tunnel", "ssh-R", "wrk",
+            "titan-loadgen");
     private static final Map<String, String> COLOURS = Map.of("direct", "#9e9e9e", "titan", "#1565c0", "haproxy", "#ef6c00",
-            "nginx-stream", "#2e7d32", "wrk", "#6d4c41", "titan-loadgen", "#1565c0");
+            "nginx-stream", "#2e7d32", "titan-tunnel", "#1565c0", "ssh-R", "#6a1b9a", "wrk", "#6d4c41", "titan-loadgen", "#1565c0");
 
     private Report() {
     }
@@ -41,6 +42,10 @@ final class Report {
                 .append("above 1 is better for throughput-like metrics, below 1 is better where the metric is marked *(lower is better)*.\n");
         results.raw().forEach((scenario, metrics) -> {
             sb.append("\n### ").append(scenario).append("\n\n");
+            Object from = ((Map<String, Object>) doc.getOrDefault("carried_over", Map.of())).get(scenario);
+            if (from != null) {
+                sb.append("*Not run this time: figures of the run of ").append(from).append(".*\n\n");
+            }
             List<String> systems = new ArrayList<>();
             metrics.values().forEach(m -> m.keySet().forEach(s -> {
                 if (!systems.contains(s)) {
@@ -48,34 +53,27 @@ final class Report {
                 }
             }));
             systems.sort((a, b) -> Integer.compare(ORDER.indexOf(a), ORDER.indexOf(b)));
-            boolean ratios = systems.contains("titan");
+            // Titan against its peers: the forwarder against HAProxy and nginx, the tunnel against direct and ssh -R
+            String subject = systems.contains("titan-tunnel") ? "titan-tunnel" : systems.contains("titan") ? "titan" : null;
+            List<String> peers = subject == null ? List.of()
+                    : (subject.equals("titan") ? List.of("haproxy", "nginx-stream") : List.of("direct", "ssh-R")).stream()
+                            .filter(systems::contains).toList();
             sb.append("| metric |");
-            systems.forEach(s -> sb.append(' ').append(s).append(" |"));
-            if (ratios) {
-                if (systems.contains("haproxy")) {
-                    sb.append(" titan ÷ haproxy |");
-                }
-                if (systems.contains("nginx-stream")) {
-                    sb.append(" titan ÷ nginx |");
-                }
-            }
-            sb.append("\n|---|").append("---|".repeat(systems.size() + (ratios ? (systems.contains("haproxy") ? 1 : 0) + (systems.contains("nginx-stream") ? 1 : 0) : 0))).append('\n');
+            systems.forEach(sys -> sb.append(' ').append(sys).append(" |"));
+            peers.forEach(peer -> sb.append(' ').append(subject).append(" ÷ ").append(peer).append(" |"));
+            sb.append("\n|---|").append("---|".repeat(systems.size() + peers.size())).append('\n');
             metrics.forEach((metric, bySystem) -> {
                 sb.append("| ").append(metric).append(Results.lowerIsBetter(metric) ? " *(lower is better)*" : "").append(" |");
-                for (String s : systems) {
-                    List<Double> v = bySystem.get(s);
+                for (String sys : systems) {
+                    List<Double> v = bySystem.get(sys);
                     sb.append(' ').append(v == null ? "–" : Results.fmt(Results.median(v)) + " [" + Results.fmt(Results.min(v)) + "–"
                             + Results.fmt(Results.max(v)) + "]").append(" |");
                 }
-                if (ratios) {
-                    for (String peer : List.of("haproxy", "nginx-stream")) {
-                        if (systems.contains(peer)) {
-                            List<Double> t = bySystem.get("titan");
-                            List<Double> p = bySystem.get(peer);
-                            sb.append(' ').append(t == null || p == null ? "–"
-                                    : String.format(Locale.ROOT, "%.2f", Results.median(t) / Results.median(p))).append(" |");
-                        }
-                    }
+                for (String peer : peers) {
+                    List<Double> t = bySystem.get(subject);
+                    List<Double> p = bySystem.get(peer);
+                    sb.append(' ').append(t == null || p == null ? "–"
+                            : String.format(Locale.ROOT, "%.2f", Results.median(t) / Results.median(p))).append(" |");
                 }
                 sb.append('\n');
             });

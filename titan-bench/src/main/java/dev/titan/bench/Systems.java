@@ -163,20 +163,51 @@ final class Systems implements AutoCloseable {
                 List.of("nginx", "-c", conf.toString(), "-p", dir.toString()));
     }
 
-    /** Titan tunnel server and client, both on the proxy cores; returns both. */
+    /** A TCP-mapped port to the backend through each tunnel (for idle streams, which HTTP by Host does not open). */
+    static final int TITAN_TUNNEL_TCP = 18405;
+    static final int SSH_R_TCP = 18406;
+
+    /**
+     * Titan tunnel server and client, both on the proxy cores: the backend by Host on the tunnel
+     * port, iperf3 and the backend again on mapped TCP ports; returns both processes.
+     */
     List<Proc> startTitanTunnel() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> jvm = List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads, "-jar", titanJar.toString());
+        String common = """
+                logging: { level: warn }
+                metrics: { enabled: false }
+                admin: { enabled: false }
+                transport: { type: epoll, worker_threads: %d }
+                """.formatted(threads);
+        Path serverYaml = dir.resolve("tunnel-server.yaml");
+        Files.writeString(serverYaml, common + """
+                tunnel_server:
+                  listen_addr: "127.0.0.1:%d"
+                  expose_host: "127.0.0.1"
+                  users: [ { id: bench, secret: "%s", ports: [ "%d", "%d" ] } ]
+                """.formatted(TITAN_TUNNEL.httpPort(), TUNNEL_SECRET, TITAN_TUNNEL.iperfPort(), TITAN_TUNNEL_TCP));
+        Path clientYaml = dir.resolve("tunnel-client.yaml");
+        Files.writeString(clientYaml, common + """
+                tunnel_client:
+                  servers: [ "tcp://127.0.0.1:%d" ]
+                  id: bench
+                  secret: "%s"
+                  services:
+                    - { name: web, local: "http://127.0.0.1:%d" }
+                    - { name: iperf, local: "tcp://127.0.0.1:%d", remote_port: %d }
+                    - { name: web-tcp, local: "tcp://127.0.0.1:%d", remote_port: %d }
+                """.formatted(TITAN_TUNNEL.httpPort(), TUNNEL_SECRET, BACKEND, IPERF, TITAN_TUNNEL.iperfPort(), BACKEND, TITAN_TUNNEL_TCP));
         List<String> server = new ArrayList<>(jvm);
-        server.addAll(List.of("server", "--addr", "127.0.0.1:" + TITAN_TUNNEL.httpPort(), "--id", "bench", "--secret", TUNNEL_SECRET));
+        server.addAll(List.of("server", "--no-watch", "-c", serverYaml.toString()));
         List<String> client = new ArrayList<>(jvm);
-        client.addAll(List.of("client", "--local", "http://127.0.0.1:" + BACKEND, "--remote", "tcp://127.0.0.1:" + TITAN_TUNNEL.httpPort(),
-                "--id", "bench", "--secret", TUNNEL_SECRET));
+        client.addAll(List.of("client", "--no-watch", "-c", clientYaml.toString()));
         Proc s = Proc.start("titan-tunnel-server", proxyCpus, dir.resolve("tunnel-server.log"), server);
         running.add(s);
         Proc.awaitPort("titan tunnel server", TITAN_TUNNEL.httpPort(), 60_000);
         Proc c = Proc.start("titan-tunnel-client", proxyCpus, dir.resolve("tunnel-client.log"), client);
         running.add(c);
+        Proc.awaitPort("titan tunnel (mapped port)", TITAN_TUNNEL_TCP, 60_000);
         return List.of(s, c);
     }
 
@@ -210,6 +241,7 @@ final class Systems implements AutoCloseable {
         Proc c = Proc.start("ssh-R", proxyCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i",
                 ssh.resolve("user_key").toString(), "-p", "18422", "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
+                "-R", "127.0.0.1:" + SSH_R.iperfPort() + ":127.0.0.1:" + IPERF, "-R", "127.0.0.1:" + SSH_R_TCP + ":127.0.0.1:" + BACKEND,
                 System.getProperty("user.name") + "@127.0.0.1"));
         running.add(c);
         Proc.awaitPort("ssh -R", SSH_R.httpPort(), 20_000);

@@ -17,11 +17,13 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -52,6 +54,10 @@ import org.slf4j.LoggerFactory;
 public final class TunnelClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TunnelClient.class);
     private static final long MAX_BACKOFF_MS = 30_000;
+    /** Streams the first GOAWAY of a drain still admits beyond the last one seen (opens already on the wire). */
+    private static final int IN_FLIGHT_ALLOWANCE = 10_000;
+    /** Time between the two GOAWAYs of a drain: several round trips on any sane network. */
+    private static final long GOAWAY_GRACE_MILLIS = 500;
 
     private final TunnelClientConfig config;
     private final Transport transport;
@@ -118,13 +124,21 @@ public final class TunnelClient implements AutoCloseable {
                 continue;
             }
             Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
-            if (codec != null) {
-                codec.gracefulShutdownTimeoutMillis(timeout.toMillis());
-            }
             CompletableFuture<Void> done = new CompletableFuture<>();
             ch.closeFuture().addListener(f -> done.complete(null));
-            ch.close();
             all.add(done);
+            if (codec == null) {
+                ch.close();
+                continue;
+            }
+            // two-step GOAWAY (RFC 9113, 6.8): first one that still admits streams the server may have in
+            // flight, so none of them is refused; the server stops choosing this tunnel on receipt. After
+            // a moment the final GOAWAY and the close, which waits for the streams that are still open.
+            ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(IN_FLIGHT_ALLOWANCE));
+            ch.eventLoop().schedule(() -> {
+                codec.gracefulShutdownTimeoutMillis(timeout.toMillis());
+                ch.close();
+            }, GOAWAY_GRACE_MILLIS, TimeUnit.MILLISECONDS);
         }
         return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
