@@ -235,9 +235,14 @@ final class Systems implements AutoCloseable {
                 AllowTcpForwarding yes
                 """.formatted(ssh));
         Files.createDirectories(Path.of("/run/sshd")); // sshd's privilege-separation directory
-        Proc d = Proc.start("sshd", proxyCpus, dir.resolve("sshd.log"), List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
+        Path log = dir.resolve("sshd-" + System.nanoTime() + ".log");
+        Proc d = Proc.start("sshd", proxyCpus, log, List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
         running.add(d);
-        Proc.awaitPort("sshd", 18422, 20_000);
+        try {
+            Proc.awaitPort("sshd", 18422, 60_000);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(e.getMessage() + "; sshd said: " + String.join(" | ", Files.readAllLines(log)), e);
+        }
         Proc c = Proc.start("ssh-R", proxyCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i",
                 ssh.resolve("user_key").toString(), "-p", "18422", "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
