@@ -352,7 +352,7 @@ public final class BenchMain implements Callable<Integer> {
      */
     private void churn(Systems sys, Systems.Proxy p, int secs) throws Exception {
         String range = portRange();
-        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
+        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000");
         try {
             Map<String, Double> v = wrk(sys, p, 10, secs, true);
             System.out.printf("  warm-up %-13s %.0f new connections/s%n", p.name(), v.get("conn_per_s"));
@@ -429,11 +429,11 @@ public final class BenchMain implements Callable<Integer> {
      */
     private void connectionRate(Systems sys, int r, int secs) throws Exception {
         String range = portRange();
-        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
+        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000");
         try {
             rounds(sys, "l4-connrate", r, Math.min(secs, 4), false, (p, d) -> {
                 if (!quick) { // --quick proves the scenario runs; its few seconds of connections fit the widened range
-                    awaitTimeWaitDrained(20_000); // of the widened range's ~64,000 ports
+                    awaitTimeWaitDrained(20_000); // of the widened range's 45,000 ports
                 }
                 return wrk(sys, p, 50, d, true);
             });
@@ -532,7 +532,7 @@ public final class BenchMain implements Callable<Integer> {
         String range = portRange();
         boolean widened = false;
         if (counts.stream().anyMatch(n -> n > 20_000)) {
-            widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=1024 65000")).contains("1024");
+            widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000");
             if (!widened) {
                 System.out.println("  cannot widen net.ipv4.ip_local_port_range (needs root): counts above 20,000 skipped");
                 counts = counts.stream().filter(n -> n <= 20_000).toList();
