@@ -26,6 +26,7 @@ final class StreamAdapter extends ChannelDuplexHandler {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         ctx.channel().attr(Relay.END_OF_OUTPUT_SUPPORTED).set(Boolean.TRUE);
+        ctx.channel().config().setRecvByteBufAllocator(StreamReads.INSTANCE);
     }
 
     @Override

@@ -23,7 +23,6 @@ import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -277,7 +276,7 @@ public final class TunnelClient implements AutoCloseable {
     private void startHttp2(ChannelPipeline p) {
         TunnelSettings s = config.settings();
         p.addFirst("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true));
-        p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(s.http2(true)).build());
+        p.addLast("h2", s.codec(true));
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {

@@ -17,7 +17,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -527,7 +526,7 @@ public final class TunnelServer implements AutoCloseable {
 
     private void startHttp2(ChannelHandlerContext ctx, ServerSession session) {
         TunnelSettings s = config.settings();
-        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(s.http2(false)).build();
+        Http2FrameCodec codec = s.codec(false);
         ChannelPipeline p = ctx.pipeline();
         p.addFirst("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true));
         p.addLast("h2", codec);
