@@ -26,7 +26,8 @@ final class ClientCommand implements Callable<Integer> {
     @Option(names = "--local", description = "The local service: http://host[:port] (exposed by Host) or tcp://host:port.")
     String local;
 
-    @Option(names = "--remote", split = ",", description = "Tunnel server(s): tcp://host:port; tried in turn.")
+    @Option(names = "--remote", split = ",", description = "Tunnel server(s): tcp://host:port, tls://host[:port], ws://host[:port][/path], wss://...; "
+            + "the same host given several ways is one server, reached by the first way that works.")
     List<String> remote = new ArrayList<>();
 
     @Option(names = "--remote-port", description = "For a tcp service: the server port to expose it on.")

@@ -25,11 +25,14 @@ final class HttpIngress extends TimedHandshake {
     private static final byte[] END_OF_HEAD = {'\r', '\n', '\r', '\n'};
 
     private final TunnelServer server;
+    private final boolean secure;
     private boolean decided;
 
-    HttpIngress(TunnelServer server, Duration headTimeout) {
+    /** {@code secure}: the connection came through TLS this server terminated (X-Forwarded-Proto: https). */
+    HttpIngress(TunnelServer server, Duration headTimeout, boolean secure) {
         super(headTimeout);
         this.server = server;
+        this.secure = secure;
     }
 
     @Override
@@ -53,6 +56,10 @@ final class HttpIngress extends TimedHandshake {
         stopClock();
         int headLength = end - in.readerIndex();
         String head = in.toString(in.readerIndex(), headLength, StandardCharsets.ISO_8859_1);
+        if (WebSockets.hasToken(header(head, "upgrade"), "websocket") && server.wsPath().equals(path(head))) {
+            upgradeToTunnel(ctx, in, head, headLength);
+            return;
+        }
         String host = header(head, "host");
         if (host == null || host.isBlank()) {
             reject(ctx, in, 400, "Bad Request", "no Host header");
@@ -65,7 +72,7 @@ final class HttpIngress extends TimedHandshake {
             return;
         }
         InetSocketAddress from = (InetSocketAddress) ctx.channel().remoteAddress();
-        ByteBuf rewritten = Unpooled.copiedBuffer(forwarded(head, from, host.trim()), StandardCharsets.ISO_8859_1);
+        ByteBuf rewritten = Unpooled.copiedBuffer(forwarded(head, from, host.trim(), secure), StandardCharsets.ISO_8859_1);
         in.skipBytes(headLength + END_OF_HEAD.length);
         ByteBuf rest = in.readRetainedSlice(in.readableBytes());
         ctx.channel().config().setAutoRead(false);
@@ -96,6 +103,34 @@ final class HttpIngress extends TimedHandshake {
         ctx.pipeline().remove(this); // anything read meanwhile follows, in order
     }
 
+    /** A WebSocket upgrade on the tunnel path: answered with 101, then the connection is a tunnel (ws:// and wss://). */
+    private void upgradeToTunnel(ChannelHandlerContext ctx, ByteBuf in, String head, int headLength) {
+        String key = header(head, "sec-websocket-key");
+        if (key == null || !"13".equals(header(head, "sec-websocket-version")) || !WebSockets.hasToken(header(head, "connection"), "upgrade")) {
+            reject(ctx, in, 400, "Bad Request", "a tunnel upgrade needs Connection: Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version: 13");
+            return;
+        }
+        in.skipBytes(headLength + END_OF_HEAD.length);
+        String response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+                + WebSockets.accept(key) + "\r\n\r\n";
+        ctx.writeAndFlush(Unpooled.copiedBuffer(response, StandardCharsets.US_ASCII));
+        server.becomeWebSocketTunnel(ctx);
+        ctx.pipeline().remove(this); // frames that followed the request go on to the frame decoder
+    }
+
+    /** The request target's path (no query) from the request line. */
+    static String path(String head) {
+        int sp1 = head.indexOf(' ');
+        int sp2 = sp1 < 0 ? -1 : head.indexOf(' ', sp1 + 1);
+        int eol = head.indexOf('\r');
+        if (sp1 < 0 || sp2 < 0 || (eol >= 0 && sp2 > eol)) {
+            return "";
+        }
+        String target = head.substring(sp1 + 1, sp2);
+        int q = target.indexOf('?');
+        return q >= 0 ? target.substring(0, q) : target;
+    }
+
     private void reject(ChannelHandlerContext ctx, ByteBuf in, int status, String reason, String message) {
         decided = true;
         stopClock();
@@ -114,7 +149,7 @@ final class HttpIngress extends TimedHandshake {
     }
 
     /** The index just past the head's last header line (where "\r\n\r\n" starts), or -1. */
-    private static int endOfHead(ByteBuf in) {
+    static int endOfHead(ByteBuf in) {
         int limit = Math.min(in.readableBytes(), MAX_HEAD + END_OF_HEAD.length);
         int[] matched = {0};
         int i = in.forEachByte(in.readerIndex(), limit, (ByteProcessor) b -> {
@@ -145,7 +180,7 @@ final class HttpIngress extends TimedHandshake {
     }
 
     /** The head with X-Forwarded-For appended to (or added), X-Forwarded-Proto and X-Forwarded-Host set. */
-    static String forwarded(String head, InetSocketAddress from, String host) {
+    static String forwarded(String head, InetSocketAddress from, String host, boolean secure) {
         String ip = from.getAddress().getHostAddress();
         StringBuilder b = new StringBuilder(head.length() + 96);
         boolean sawFor = false;
@@ -169,7 +204,7 @@ final class HttpIngress extends TimedHandshake {
         if (!sawFor) {
             b.append("X-Forwarded-For: ").append(ip).append("\r\n");
         }
-        b.append("X-Forwarded-Proto: http\r\n");
+        b.append("X-Forwarded-Proto: ").append(secure ? "https" : "http").append("\r\n");
         b.append("X-Forwarded-Host: ").append(host).append("\r\n");
         return b.append("\r\n").toString();
     }

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.AbstractSniHandler;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.time.Duration;
@@ -14,11 +15,13 @@ import java.util.Locale;
  * TLS passthrough by SNI: reads the ClientHello's server name without decrypting anything, opens a
  * stream to the client that serves that name, and relays the encrypted bytes (ClientHello first)
  * both ways; the TLS session is between the user and the service behind NAT. A ClientHello without
- * a name, or a name no tunnel serves, closes the connection.
+ * a name, or a name no tunnel serves, is for the server itself: TLS ends here when the server has a
+ * certificate (tls:// and wss:// tunnels, HTTPS to HTTP services), else the connection closes.
  */
 final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
     private final TunnelServer server;
     private String clientId;
+    private SslContext terminate;
 
     SniIngress(TunnelServer server, Duration helloTimeout) {
         super(helloTimeout.toMillis());
@@ -30,7 +33,8 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         Promise<Http2StreamChannel> p = ctx.executor().newPromise();
         TunnelServer.Route route = hostname == null ? null : server.route(hostname.toLowerCase(Locale.ROOT), "tls");
         if (route == null) {
-            return p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
+            terminate = server.tlsContext();
+            return terminate != null ? p.setSuccess(null) : p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
         }
         clientId = route.session().clientId();
         server.open(route, ctx.channel()).addListener(f -> {
@@ -45,6 +49,11 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
 
     @Override
     protected void onLookupComplete(ChannelHandlerContext ctx, String hostname, Future<Http2StreamChannel> future) {
+        if (terminate != null && future.isSuccess() && future.getNow() == null) {
+            server.terminateTls(ctx, terminate);
+            ctx.pipeline().remove(this); // the buffered ClientHello goes on to the TLS handler
+            return;
+        }
         if (!future.isSuccess() || !ctx.channel().isActive()) {
             if (future.isSuccess()) {
                 future.getNow().close();

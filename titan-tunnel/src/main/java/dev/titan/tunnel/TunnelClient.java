@@ -14,24 +14,26 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.ReferenceCountUtil;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
@@ -40,6 +42,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +64,8 @@ public final class TunnelClient implements AutoCloseable {
     private final Transport transport;
     private final Connector connector;
     private final Map<String, TunnelClientConfig.LocalService> services;
+    private final List<Server> servers;
+    private final TunnelClientConfig.Tls tls;
     private final Slot[] slots;
     private final AtomicInteger connected = new AtomicInteger();
     private final ClientMeters meters = new ClientMeters();
@@ -73,9 +78,19 @@ public final class TunnelClient implements AutoCloseable {
         this.connector = new Connector(transport, true, true);
         this.services = config.services().stream()
                 .collect(Collectors.toUnmodifiableMap(TunnelClientConfig.LocalService::name, Function.identity()));
+        this.servers = servers(config.servers());
+        this.tls = config.tls() != null || config.servers().stream().noneMatch(TunnelEndpoint::secure) ? config.tls() : defaultTls();
         this.slots = new Slot[config.connections()];
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new Slot(i);
+        }
+    }
+
+    private static TunnelClientConfig.Tls defaultTls() {
+        try {
+            return TunnelClientConfig.Tls.of(null, null);
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot set up TLS with the JDK's trusted CAs: " + e.getMessage(), e);
         }
     }
 
@@ -152,28 +167,53 @@ public final class TunnelClient implements AutoCloseable {
         }
     }
 
+    /**
+     * A tunnel server and the ways to reach it (the configured endpoints with its host name), with
+     * the way that last worked: every tunnel to this server tries that one first.
+     */
+    private static final class Server {
+        final List<TunnelEndpoint> ways;
+        volatile int preferred;
+
+        Server(List<TunnelEndpoint> ways) {
+            this.ways = ways;
+        }
+    }
+
+    private static List<Server> servers(List<TunnelEndpoint> endpoints) {
+        Map<String, List<TunnelEndpoint>> byHost = new LinkedHashMap<>();
+        for (TunnelEndpoint e : endpoints) {
+            byHost.computeIfAbsent(e.host().toLowerCase(Locale.ROOT), h -> new ArrayList<>()).add(e);
+        }
+        return byHost.values().stream().map(ways -> new Server(List.copyOf(ways))).toList();
+    }
+
     /** One of the tunnels this client holds, and its reconnect state. */
     private final class Slot {
         final int index;
         volatile int failures; // dial and retry run on whichever loop the last attempt used
-        int nextServer;
+        int server;
+        int way;
+        int waysTried;
+        boolean established; // the last dial's tunnel came up: redial the same way first
         volatile Channel channel;
         long notBeforeMs;
 
         Slot(int index) {
             this.index = index;
-            this.nextServer = index % config.servers().size();
+            this.server = index % servers.size();
+            this.way = servers.get(server).preferred;
         }
 
         void dial() {
             if (closed) {
                 return;
             }
-            InetSocketAddress server = config.servers().get(nextServer);
-            ChannelFuture f = connector.connect(server, transport.group().next(), config.dialTimeout());
+            TunnelEndpoint endpoint = servers.get(server).ways.get(way);
+            ChannelFuture f = connector.connect(endpoint.address(), transport.group().next(), config.dialTimeout());
             f.addListener(done -> {
                 if (!done.isSuccess()) {
-                    log.debug("tunnel {}: cannot reach {}: {}", index, HostPort.format(server), done.cause().toString());
+                    log.debug("tunnel {}: cannot reach {}: {}", index, endpoint, done.cause().toString());
                     retry();
                     return;
                 }
@@ -183,19 +223,45 @@ public final class TunnelClient implements AutoCloseable {
                     ch.close();
                     return;
                 }
-                ch.pipeline().addLast("handshake", new ClientHandshake(this));
-                ByteBuf hello = ch.alloc().buffer(TunnelProtocol.MAGIC.length + 1);
-                hello.writeBytes(TunnelProtocol.MAGIC).writeByte(TunnelProtocol.VERSION);
-                ch.writeAndFlush(hello);
+                // the connector's channels half-close for relays; a tunnel whose server has hung up is simply over
+                ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+                ChannelPipeline p = ch.pipeline();
+                if (endpoint.secure()) {
+                    String name = tls.serverName() != null ? tls.serverName() : endpoint.host();
+                    p.addLast("tls", tls.context().newHandler(ch.alloc(), name, endpoint.address().getPort()));
+                }
+                Runnable hello = () -> {
+                    if (p.get("ws-errors") != null) {
+                        p.remove("ws-errors");
+                    }
+                    p.addLast("handshake", new ClientHandshake(this, endpoint));
+                    ByteBuf magic = ch.alloc().buffer(TunnelProtocol.MAGIC.length + 1);
+                    magic.writeBytes(TunnelProtocol.MAGIC).writeByte(TunnelProtocol.VERSION);
+                    ch.writeAndFlush(magic);
+                };
+                if (endpoint.websocket()) {
+                    p.addLast("ws-upgrade", new WebSockets.ClientUpgrade(endpoint.hostHeader(), endpoint.path(),
+                            config.settings().handshakeTimeout(), WebSockets.maxFrame(config.settings()), hello));
+                    p.addLast("ws-errors", new DialErrors(this, endpoint));
+                } else {
+                    hello.run();
+                }
                 ch.config().setAutoRead(true);
                 ch.closeFuture().addListener(c -> retry());
             });
         }
 
-        void up() {
+        void up(TunnelEndpoint endpoint) {
             Channel ch = channel;
             connected.incrementAndGet();
             ch.closeFuture().addListener(c -> connected.decrementAndGet());
+            Server s = servers.get(server);
+            if (s.ways.size() > 1 && s.preferred != way) {
+                log.info("tunnel {}: {} works; the tunnels to this server use it from now on", index, endpoint);
+                s.preferred = way;
+            }
+            waysTried = 0;
+            established = true;
             // the back-off starts over only once a tunnel has stayed up: one that is accepted and then
             // dropped at once (a server in trouble) must not be redialled twice a second forever
             ch.eventLoop().schedule(() -> {
@@ -209,7 +275,17 @@ public final class TunnelClient implements AutoCloseable {
             if (closed) {
                 return;
             }
-            nextServer = (nextServer + 1) % config.servers().size(); // the next server in turn
+            // the next way to this server, the one that worked first; once every way has failed, the next server
+            Server s = servers.get(server);
+            if (established) {
+                established = false; // a tunnel that was up dropped: its way worked, try it again first
+            } else if (++waysTried < s.ways.size()) {
+                way = (way + 1) % s.ways.size();
+            } else {
+                waysTried = 0;
+                server = (server + 1) % servers.size();
+                way = servers.get(server).preferred;
+            }
             long base = Math.min(MAX_BACKOFF_MS, 500L << Math.min(6, failures));
             failures++;
             long delay = Math.max(notBeforeMs, base / 2 + ThreadLocalRandom.current().nextLong(base / 2 + 1));
@@ -219,14 +295,41 @@ public final class TunnelClient implements AutoCloseable {
         }
     }
 
+    /** Logs why a connection failed before its tunnel handshake began (TLS, WebSocket upgrade) and closes it. */
+    private static final class DialErrors extends ChannelInboundHandlerAdapter {
+        private final Slot slot;
+        private final TunnelEndpoint endpoint;
+
+        DialErrors(Slot slot, TunnelEndpoint endpoint) {
+            this.slot = slot;
+            this.endpoint = endpoint;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.warn("tunnel {}: {} failed: {}", slot.index, endpoint, rootMessage(cause));
+            ctx.close();
+        }
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
     /** Answers the challenge and, once accepted, turns the connection into the HTTP/2 server side. */
     private final class ClientHandshake extends TimedHandshake {
         private final Slot slot;
+        private final TunnelEndpoint endpoint;
         private boolean sentAuth;
 
-        ClientHandshake(Slot slot) {
+        ClientHandshake(Slot slot, TunnelEndpoint endpoint) {
             super(config.settings().handshakeTimeout());
             this.slot = slot;
+            this.endpoint = endpoint;
         }
 
         @Override
@@ -262,7 +365,7 @@ public final class TunnelClient implements AutoCloseable {
             }
             startHttp2(ctx.pipeline());
             ctx.pipeline().remove(this);
-            slot.up();
+            slot.up(endpoint);
             log.info("tunnel {} to {} up", slot.index, ctx.channel().remoteAddress());
         }
 
@@ -275,7 +378,7 @@ public final class TunnelClient implements AutoCloseable {
 
     private void startHttp2(ChannelPipeline p) {
         TunnelSettings s = config.settings();
-        p.addFirst("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true));
+        p.addLast("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", s.codec(true));
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override

@@ -1,25 +1,31 @@
 package dev.titan.tunnel;
 
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import javax.net.ssl.SSLException;
 
 /**
  * A tunnel client: which servers to dial, as whom, how many tunnels to hold, and the local services
  * it publishes.
  *
- * @param servers      tunnel servers; each tunnel dials them in turn until one accepts
+ * @param servers      ways to reach tunnel servers; those with the same host name are one server reached
+ *                     by several transports, tried in order until one works, which is then remembered;
+ *                     the tunnels are spread over the servers and move on to the next one when theirs fails
  * @param id           client id (replicas share one)
  * @param secret       shared secret, proven by HMAC, never sent
  * @param connections  tunnels to hold open at once
  * @param services     local services, by the name the server asks for
  * @param labels       metadata sent with the handshake (region, ISP, ...)
  */
-public record TunnelClientConfig(List<InetSocketAddress> servers, String id, byte[] secret, int connections, List<LocalService> services,
-                                 Map<String, String> labels, TunnelSettings settings, Duration dialTimeout, Duration idleTimeout) {
+public record TunnelClientConfig(List<TunnelEndpoint> servers, String id, byte[] secret, int connections, List<LocalService> services,
+                                 Map<String, String> labels, TunnelSettings settings, Duration dialTimeout, Duration idleTimeout, Tls tls) {
     public TunnelClientConfig {
         if (servers.isEmpty()) {
             throw new IllegalArgumentException("a tunnel client needs at least one server");
@@ -35,8 +41,33 @@ public record TunnelClientConfig(List<InetSocketAddress> servers, String id, byt
     }
 
     public static TunnelClientConfig of(InetSocketAddress server, String id, String secret, int connections, List<LocalService> services) {
-        return new TunnelClientConfig(List.of(server), id, secret.getBytes(StandardCharsets.UTF_8), connections, services, Map.of(),
-                TunnelSettings.DEFAULTS, Duration.ofSeconds(5), Duration.ofMinutes(10));
+        return of(List.of(TunnelEndpoint.tcp(server)), id, secret, connections, services, null);
+    }
+
+    public static TunnelClientConfig of(List<TunnelEndpoint> servers, String id, String secret, int connections, List<LocalService> services,
+                                        Tls tls) {
+        return new TunnelClientConfig(servers, id, secret.getBytes(StandardCharsets.UTF_8), connections, services, Map.of(),
+                TunnelSettings.DEFAULTS, Duration.ofSeconds(5), Duration.ofMinutes(10), tls);
+    }
+
+    /**
+     * How tls:// and wss:// servers are verified: against {@code context}'s trust (the JDK's CAs,
+     * or the configured {@code ca} file), with {@code serverName} (when set) as the name to send and
+     * to check instead of the host in the URL.
+     */
+    public record Tls(SslContext context, String serverName) {
+        public Tls {
+            Objects.requireNonNull(context, "context");
+        }
+
+        /** Verification against the JDK's trusted CAs, or against the certificates in {@code caFile} (PEM) when given. */
+        public static Tls of(Path caFile, String serverName) throws SSLException {
+            SslContextBuilder b = SslContextBuilder.forClient().endpointIdentificationAlgorithm("HTTPS");
+            if (caFile != null) {
+                b.trustManager(caFile.toFile());
+            }
+            return new Tls(b.build(), serverName);
+        }
     }
 
     /**

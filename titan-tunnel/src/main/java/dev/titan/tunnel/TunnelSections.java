@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import javax.net.ssl.SSLException;
 
 /**
  * The tunnel's configuration sections, read with the same path-aware rules as the rest of the file:
@@ -52,6 +54,11 @@ public final class TunnelSections {
         String domain = n.string("domain", null);
         Duration idle = n.duration("idle_timeout", Duration.ofMinutes(10), Duration.ZERO);
         TunnelSettings settings = settings(n.child("settings"));
+        TunnelServerConfig.Tls tls = serverTls(n.child("tls"));
+        String wsPath = n.string("ws_path", WebSockets.DEFAULT_PATH);
+        if (!wsPath.startsWith("/")) {
+            n.problem("ws_path", "must start with '/', got '" + wsPath + "'");
+        }
         List<TunnelServerConfig.User> users = new ArrayList<>();
         Set<String> ids = new HashSet<>();
         for (ConfigNode u : n.list("users")) {
@@ -83,21 +90,22 @@ public final class TunnelSections {
         }
         n.finish();
         return new TunnelServerConfig(listen, exposeHost, users, settings, idle,
-                domain == null || domain.isBlank() ? null : domain.toLowerCase(Locale.ROOT));
+                domain == null || domain.isBlank() ? null : domain.toLowerCase(Locale.ROOT), tls, wsPath);
     }
 
     static TunnelClientConfig client(ConfigNode n) {
-        List<InetSocketAddress> servers = new ArrayList<>();
+        List<TunnelEndpoint> servers = new ArrayList<>();
         for (String s : n.strings("servers")) {
             try {
-                servers.add(remote(s));
+                servers.add(TunnelEndpoint.parse(s));
             } catch (IllegalArgumentException e) {
                 n.problem("servers", e.getMessage());
             }
         }
         if (servers.isEmpty() && !n.problems().list().stream().anyMatch(p -> p.startsWith(n.pathOf("servers")))) {
-            n.problem("servers", "is required: at least one tunnel server (tcp://host:port)");
+            n.problem("servers", "is required: at least one tunnel server (tcp://host:port, tls://host, ws://host or wss://host)");
         }
+        TunnelClientConfig.Tls tls = clientTls(n.child("tls"));
         String id = n.required("id");
         String secret = n.required("secret");
         int connections = n.integer("connections", 1, 1, 64);
@@ -122,7 +130,7 @@ public final class TunnelSections {
             return null; // problems already reported
         }
         return new TunnelClientConfig(servers, id, secret.getBytes(StandardCharsets.UTF_8), connections, services, labels, settings,
-                dial, idle);
+                dial, idle, tls);
     }
 
     private static TunnelClientConfig.LocalService service(ConfigNode s) {
@@ -168,13 +176,39 @@ public final class TunnelSections {
         return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake);
     }
 
-    /** A tunnel server address: {@code tcp://host:port} or {@code host:port}, resolved now. */
-    static InetSocketAddress remote(String text) {
-        Target t = Target.parse(text.contains("://") ? text : "tcp://" + text);
-        if (!t.scheme().equals("tcp")) {
-            throw new IllegalArgumentException("'" + text + "': the transport must be tcp:// (tls, ws and wss are not built yet)");
+    /** {@code tls: { ca: FILE, server_name: NAME }} of a client, or null when absent (the JDK's CAs, the URL's host). */
+    private static TunnelClientConfig.Tls clientTls(ConfigNode n) {
+        if (!n.isPresent()) {
+            return null;
         }
-        return t.address();
+        String ca = n.string("ca", null);
+        String serverName = n.string("server_name", null);
+        n.finish();
+        try {
+            return TunnelClientConfig.Tls.of(ca == null ? null : Path.of(ca), serverName);
+        } catch (SSLException | RuntimeException e) {
+            n.problem("ca", "cannot load the CA certificates from '" + ca + "': " + TunnelClient.rootMessage(e));
+            return null;
+        }
+    }
+
+    /** {@code tls: { cert: FILE, key: FILE }} of a server (PEM; the key in PKCS#8), or null when absent. */
+    private static TunnelServerConfig.Tls serverTls(ConfigNode n) {
+        if (!n.isPresent()) {
+            return null;
+        }
+        String cert = n.required("cert");
+        String key = n.required("key");
+        n.finish();
+        if (cert == null || key == null) {
+            return null;
+        }
+        try {
+            return TunnelServerConfig.Tls.of(Path.of(cert), Path.of(key));
+        } catch (SSLException | RuntimeException e) {
+            n.problem("cert", "cannot load the certificate '" + cert + "' with key '" + key + "' (PEM, key in PKCS#8): " + TunnelClient.rootMessage(e));
+            return null;
+        }
     }
 
     /** {@code scheme://host[:port]}: tcp, http (port 80 by default) or tls (passthrough by SNI, port 443 by default). */

@@ -19,6 +19,7 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslContext;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -99,7 +100,7 @@ public final class TunnelServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast("sniff", new PortSniffer());
+                        ch.pipeline().addLast("sniff", new PortSniffer(false));
                     }
                 })
                 .bind(config.listen()).syncUninterruptibly().channel();
@@ -237,8 +238,12 @@ public final class TunnelServer implements AutoCloseable {
      * ("TTUN", 0x16, a method name) and hands the connection to the matching handler, bytes included.
      */
     private final class PortSniffer extends TimedHandshake {
-        PortSniffer() {
+        private final boolean secure;
+
+        /** {@code secure}: the bytes come out of TLS this server terminated. */
+        PortSniffer(boolean secure) {
             super(config.settings().handshakeTimeout());
+            this.secure = secure;
         }
 
         @Override
@@ -248,7 +253,8 @@ public final class TunnelServer implements AutoCloseable {
 
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-            if (in.isReadable() && in.getByte(in.readerIndex()) == 0x16) { // a TLS handshake record: passthrough by SNI
+            if (!secure && in.isReadable() && in.getByte(in.readerIndex()) == 0x16) {
+                // a TLS handshake record: passthrough by SNI, or terminated here when no client serves the name
                 ctx.pipeline().addAfter(ctx.name(), "sni", new SniIngress(TunnelServer.this, config.settings().handshakeTimeout()));
                 ctx.pipeline().remove(this);
                 return;
@@ -285,10 +291,38 @@ public final class TunnelServer implements AutoCloseable {
             } else {
                 ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
                 ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
-                p.addAfter(ctx.name(), "http", new HttpIngress(TunnelServer.this, config.settings().handshakeTimeout()));
+                p.addAfter(ctx.name(), "http", new HttpIngress(TunnelServer.this, config.settings().handshakeTimeout(), secure));
             }
             p.remove(this); // what was read goes on to the chosen handler
         }
+    }
+
+    /** The server's TLS context, or null when the tunnel port has no certificate. */
+    SslContext tlsContext() {
+        TunnelServerConfig.Tls tls = config.tls();
+        return tls == null ? null : tls.context();
+    }
+
+    /** The path where a WebSocket upgrade becomes a tunnel. */
+    String wsPath() {
+        return config.wsPath();
+    }
+
+    /**
+     * Terminates TLS on a connection whose ClientHello named no client's TLS service; what comes
+     * out is sniffed like the plain port (a tunnel, a WebSocket tunnel or HTTPS to an HTTP service).
+     */
+    void terminateTls(ChannelHandlerContext ctx, SslContext context) {
+        ChannelPipeline p = ctx.pipeline();
+        p.addAfter(ctx.name(), "tls", context.newHandler(ctx.alloc()));
+        p.addAfter("tls", "sniff", new PortSniffer(true));
+    }
+
+    /** Turns an upgraded WebSocket connection into a tunnel: the handshake comes next, inside binary frames. */
+    void becomeWebSocketTunnel(ChannelHandlerContext ctx) {
+        ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+        WebSockets.install(ctx.pipeline(), ctx.name(), false, WebSockets.maxFrame(config.settings()));
+        ctx.pipeline().addAfter("ws-bytes", "handshake", new ServerHandshake());
     }
 
     /**
@@ -528,7 +562,7 @@ public final class TunnelServer implements AutoCloseable {
         TunnelSettings s = config.settings();
         Http2FrameCodec codec = s.codec(false);
         ChannelPipeline p = ctx.pipeline();
-        p.addFirst("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true));
+        p.addLast("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", codec);
         session.codec(codec);
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));

@@ -1,10 +1,14 @@
 package dev.titan.tunnel;
 
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import javax.net.ssl.SSLException;
 
 /**
  * A tunnel server: where clients dial in, who may, and what they may expose.
@@ -16,12 +20,34 @@ import java.util.Objects;
  * @param idleTimeout  an exposed connection with no traffic either way for this long is closed
  * @param domain       HTTP requests for {@code <id>.<domain>} go to client {@code id}; null: the first label of
  *                     the Host names the client (GT's rule)
+ * @param tls          the server's certificate: TLS on the tunnel port (null: none) for tls:// and wss://
+ *                     tunnels, and for HTTPS to HTTP services; a ClientHello naming a client's TLS
+ *                     service is still passed through untouched
+ * @param wsPath       the path where a WebSocket upgrade becomes a tunnel (ws:// and wss://)
  */
 public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, List<User> users, TunnelSettings settings,
-                                 Duration idleTimeout, String domain) {
+                                 Duration idleTimeout, String domain, Tls tls, String wsPath) {
     public TunnelServerConfig {
         Objects.requireNonNull(listen, "listen");
         users = List.copyOf(users);
+        wsPath = wsPath == null ? WebSockets.DEFAULT_PATH : wsPath;
+    }
+
+    public TunnelServerConfig(InetSocketAddress listen, String exposeHost, List<User> users, TunnelSettings settings,
+                              Duration idleTimeout, String domain) {
+        this(listen, exposeHost, users, settings, idleTimeout, domain, null, null);
+    }
+
+    /** The same server with TLS on its port. */
+    public TunnelServerConfig withTls(Tls tls) {
+        return new TunnelServerConfig(listen, exposeHost, users, settings, idleTimeout, domain, tls, wsPath);
+    }
+
+    /** A server certificate and key (PEM, key in PKCS#8), loaded. */
+    public record Tls(Path cert, Path key, SslContext context) {
+        public static Tls of(Path cert, Path key) throws SSLException {
+            return new Tls(cert, key, SslContextBuilder.forServer(cert.toFile(), key.toFile()).build());
+        }
     }
 
     /** A client identity with its secret and what it may expose. */

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.titan.core.net.Transport;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +13,6 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
@@ -30,7 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
 /** TLS passthrough: a real TLS server behind the tunnel, a client that verifies its certificate end to end. */
 class SniPassthroughTest {
     private static final String SECRET = "s3cret-for-tests";
-    private static final char[] PASS = "changeit".toCharArray();
 
     @TempDir
     Path dir;
@@ -41,21 +38,9 @@ class SniPassthroughTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        Path ks = dir.resolve("server.p12");
-        // a real certificate for the service, made with the JDK's keytool
-        Process keytool = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-genkeypair",
-                "-alias", "svc", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=secure.tls.test",
-                "-ext", "SAN=dns:secure.tls.test", "-validity", "2", "-storetype", "PKCS12", "-keystore", ks.toString(),
-                "-storepass", "changeit").redirectErrorStream(true).start();
-        String out = new String(keytool.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(keytool.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(keytool.exitValue()).as(out).isZero();
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        try (InputStream in = java.nio.file.Files.newInputStream(ks)) {
-            store.load(in, PASS);
-        }
+        KeyStore store = TestCerts.make(dir, "secure.tls.test", "dns:secure.tls.test").store(); // a real certificate for the service
         KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(store, PASS);
+        kmf.init(store, TestCerts.PASS);
         SSLContext serverCtx = SSLContext.getInstance("TLS");
         serverCtx.init(kmf.getKeyManagers(), null, null);
         tlsServer = (SSLServerSocket) serverCtx.getServerSocketFactory().createServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
