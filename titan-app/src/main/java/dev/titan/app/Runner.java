@@ -45,6 +45,7 @@ final class Runner {
     private TunnelServer tunnelServer;
     private TunnelClient tunnelClient;
     private List<Meter> clientMeters = List.of();
+    private List<Meter> serverMeters = List.of();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "titan-config-watch");
@@ -100,24 +101,35 @@ final class Runner {
     private void startTunnels() {
         TunnelServerConfig server = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
         if (server != null) {
-            tunnelServer = new TunnelServer(server, transport);
-            tunnelServer.bindMetrics(engine.metrics().registry());
-            tunnelServer.start();
+            startTunnelServer(server);
         }
         TunnelClientConfig client = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
         if (client != null) {
-            tunnelClient = new TunnelClient(client, transport);
-            clientMeters = tunnelClient.bindMetrics(engine.metrics().registry());
-            tunnelClient.start();
-            log.info("tunnel client {} dialling {} with {} tunnel(s)", client.id(), client.servers(), client.connections());
+            startTunnelClient(client);
         }
+    }
+
+    private void startTunnelServer(TunnelServerConfig server) {
+        TunnelServer s = new TunnelServer(server, transport);
+        s.start(); // a port in use fails here, before anything is registered
+        tunnelServer = s;
+        serverMeters = s.bindMetrics(engine.metrics().registry());
+    }
+
+    private TunnelClient startTunnelClient(TunnelClientConfig client) {
+        TunnelClient c = new TunnelClient(client, transport);
+        clientMeters = c.bindMetrics(engine.metrics().registry());
+        c.start();
+        tunnelClient = c;
+        log.info("tunnel client {} dialling {} with {} tunnel(s)", client.id(), client.servers(), client.connections());
+        return c;
     }
 
     /**
      * A changed tunnel_server applies in place (the port stays; see TunnelServer.update). A changed
      * tunnel_client is replaced without losing a stream: the new client dials first, and once one of
      * its tunnels is up the old client drains (GOAWAY, then closes as its streams end, at most
-     * drain_timeout). Adding or removing a whole section applies at the next start.
+     * drain_timeout). A section that appears starts; one that disappears drains the same way.
      */
     private void reloadTunnels(TitanConfig next, String why) {
         TunnelServerConfig oldServer = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
@@ -126,13 +138,26 @@ final class Runner {
             if (tunnelServer != null && newServer != null) {
                 try {
                     tunnelServer.update(newServer);
-                    tunnelServer.bindMetrics(engine.metrics().registry());
+                    serverMeters = tunnelServer.bindMetrics(engine.metrics().registry());
                     log.info("reload ({}): tunnel server updated", why);
                 } catch (IllegalArgumentException e) {
                     log.warn("reload ({}): {}", why, e.getMessage());
                 }
-            } else {
-                log.warn("reload ({}): {} added or removed; applies at the next start", why, TunnelSections.SERVER);
+            } else if (newServer != null) {
+                try {
+                    startTunnelServer(newServer);
+                    log.info("reload ({}): {} added; tunnel server started", why, TunnelSections.SERVER);
+                } catch (RuntimeException e) {
+                    log.error("reload ({}): {} added but the tunnel server cannot start: {}", why, TunnelSections.SERVER, e.getMessage());
+                }
+            } else if (tunnelServer != null) {
+                TunnelServer gone = tunnelServer;
+                tunnelServer = null;
+                serverMeters.forEach(engine.metrics().registry()::remove);
+                serverMeters = List.of();
+                gone.drain(next.drainTimeout());
+                log.info("reload ({}): {} removed; the tunnel server stopped accepting and its tunnels are draining", why,
+                        TunnelSections.SERVER);
             }
         }
         TunnelClientConfig oldClient = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
@@ -142,16 +167,22 @@ final class Runner {
         if (!clientChanged) {
             return;
         }
-        if (tunnelClient == null || newClient == null) {
-            log.warn("reload ({}): {} added or removed; applies at the next start", why, TunnelSections.CLIENT);
+        TunnelClient previous = tunnelClient;
+        if (previous != null) {
+            clientMeters.forEach(engine.metrics().registry()::remove);
+            clientMeters = List.of();
+            tunnelClient = null;
+        }
+        if (newClient == null) {
+            previous.drain(next.drainTimeout());
+            log.info("reload ({}): {} removed; its tunnels are draining", why, TunnelSections.CLIENT);
             return;
         }
-        TunnelClient previous = tunnelClient;
-        clientMeters.forEach(engine.metrics().registry()::remove);
-        TunnelClient fresh = new TunnelClient(newClient, transport);
-        clientMeters = fresh.bindMetrics(engine.metrics().registry());
-        fresh.start();
-        tunnelClient = fresh;
+        TunnelClient fresh = startTunnelClient(newClient);
+        if (previous == null) {
+            log.info("reload ({}): {} added", why, TunnelSections.CLIENT);
+            return;
+        }
         Duration drain = next.drainTimeout();
         Thread.ofPlatform().daemon().name("titan-tunnel-handover").start(() -> {
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

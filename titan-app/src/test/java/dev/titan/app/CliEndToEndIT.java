@@ -271,4 +271,79 @@ class CliEndToEndIT {
         assertThat(clientProc.waitFor(20, TimeUnit.SECONDS)).isTrue();
         assertThat(server.waitFor(20, TimeUnit.SECONDS)).isTrue();
     }
+
+    /** A tunnel section that appears on reload starts; one that disappears stops accepting and drains. */
+    @Test
+    void reloadAddsAndRemovesWholeTunnelSections(@TempDir Path dir) throws Exception {
+        TestServers.TcpServer web = TestServers.http("added-by-reload", 0);
+        servers.add(web);
+        int tunnelPort = freePort();
+        String base = """
+                logging: { level: info }
+                metrics: { enabled: false }
+                admin: { enabled: false }
+                drain_timeout: 2s
+                listeners: [ { name: web, listen_addr: "127.0.0.1:%d", cluster: web } ]
+                clusters: { web: { endpoints: [ "%s" ] } }
+                """;
+        String serverSection = """
+                tunnel_server:
+                  listen_addr: "127.0.0.1:%d"
+                  users: [ { id: id1, secret: "sections-secret" } ]
+                """.formatted(tunnelPort);
+        String clientSection = """
+                tunnel_client:
+                  servers: [ "tcp://127.0.0.1:%d" ]
+                  id: id1
+                  secret: "sections-secret"
+                  services: [ { name: web, local: "http://127.0.0.1:%d" } ]
+                """.formatted(tunnelPort, web.port());
+        Path a = dir.resolve("a.yaml");
+        Path b = dir.resolve("b.yaml");
+        Files.writeString(a, base.formatted(freePort(), web.endpoint()));
+        Files.writeString(b, base.formatted(freePort(), web.endpoint()));
+        Process pa = titan(dir.resolve("a.log"), "run", "-c", a.toString(), "--no-watch");
+        Process pb = titan(dir.resolve("b.log"), "run", "-c", b.toString(), "--no-watch");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("a.log")).contains("titan running")
+                && Files.readString(dir.resolve("b.log")).contains("titan running"));
+
+        Files.writeString(a, base.formatted(freePort(), web.endpoint()) + serverSection);
+        signal(pa, "HUP");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("a.log")).contains("tunnel server started"));
+        Files.writeString(b, base.formatted(freePort(), web.endpoint()) + clientSection);
+        signal(pb, "HUP");
+        await().atMost(Duration.ofSeconds(30)).alias("the added client's tunnel serves requests")
+                .until(() -> get(tunnelPort).startsWith("HTTP/1.1 200"));
+        assertThat(get(tunnelPort)).endsWith("added-by-reload");
+
+        Files.writeString(b, base.formatted(freePort(), web.endpoint()));
+        signal(pb, "HUP");
+        await().atMost(Duration.ofSeconds(30)).alias("the removed client's tunnel ends")
+                .until(() -> Files.readString(dir.resolve("a.log")).contains("closed (0 replica(s) left)"));
+        assertThat(get(tunnelPort)).startsWith("HTTP/1.1 404");
+
+        Files.writeString(a, base.formatted(freePort(), web.endpoint()));
+        signal(pa, "HUP");
+        await().atMost(Duration.ofSeconds(30)).alias("the removed server closes its port").until(() -> {
+            try (Socket s = new Socket("127.0.0.1", tunnelPort)) {
+                return false;
+            } catch (IOException e) {
+                return true;
+            }
+        });
+        signal(pa, "TERM");
+        signal(pb, "TERM");
+        assertThat(pa.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(pb.waitFor(20, TimeUnit.SECONDS)).isTrue();
+    }
+
+    private static String get(int port) {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: id1.localhost\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
 }

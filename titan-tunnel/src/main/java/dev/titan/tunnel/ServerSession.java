@@ -13,6 +13,7 @@ import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -72,6 +73,15 @@ public final class ServerSession {
 
     void codec(Http2FrameCodec codec) {
         this.codec = codec;
+    }
+
+    /** Ends the tunnel gracefully: GOAWAY, then the close once its streams have ended, or after {@code timeout}. */
+    void end(Duration timeout) {
+        Http2FrameCodec c = codec;
+        if (c != null) {
+            c.gracefulShutdownTimeoutMillis(timeout.toMillis());
+        }
+        channel.close();
     }
 
     /**

@@ -16,18 +16,21 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslContext;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -208,29 +211,31 @@ public final class TunnelServer implements AutoCloseable {
      * set is bounded) tunnels connected, streams active and total, bytes each way, the largest PING
      * round trip among its tunnels; handshake failures by reason.
      */
-    public void bindMetrics(MeterRegistry registry) {
+    public List<Meter> bindMetrics(MeterRegistry registry) {
+        List<Meter> meters = new ArrayList<>();
         for (TunnelServerConfig.User u : config.users()) {
             String id = u.id();
             ClientMeters m = meters(id);
-            Gauge.builder("titan_tunnel_connected", () -> sessions(id).size()).tag("client", id)
-                    .description("Tunnels of this client id that are connected").register(registry);
-            Gauge.builder("titan_tunnel_streams_active", () -> sessions(id).stream().mapToInt(ServerSession::activeStreams).sum())
-                    .tag("client", id).description("Streams open in this client's tunnels").register(registry);
-            FunctionCounter.builder("titan_tunnel_streams", m.streams, LongAdder::sum).tag("client", id)
-                    .description("Streams opened to this client (one per user connection)").register(registry);
-            FunctionCounter.builder("titan_tunnel_bytes", m.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_client")
-                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry);
-            FunctionCounter.builder("titan_tunnel_bytes", m.bytesFromClient, LongAdder::sum).tags("client", id, "direction", "from_client")
-                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry);
-            Gauge.builder("titan_tunnel_rtt_seconds", () -> sessions(id).stream().mapToLong(ServerSession::rttNanos).max().orElse(-1) / 1e9)
+            meters.add(Gauge.builder("titan_tunnel_connected", () -> sessions(id).size()).tag("client", id)
+                    .description("Tunnels of this client id that are connected").register(registry));
+            meters.add(Gauge.builder("titan_tunnel_streams_active", () -> sessions(id).stream().mapToInt(ServerSession::activeStreams).sum())
+                    .tag("client", id).description("Streams open in this client's tunnels").register(registry));
+            meters.add(FunctionCounter.builder("titan_tunnel_streams", m.streams, LongAdder::sum).tag("client", id)
+                    .description("Streams opened to this client (one per user connection)").register(registry));
+            meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_client")
+                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
+            meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesFromClient, LongAdder::sum).tags("client", id, "direction", "from_client")
+                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
+            meters.add(Gauge.builder("titan_tunnel_rtt_seconds", () -> sessions(id).stream().mapToLong(ServerSession::rttNanos).max().orElse(-1) / 1e9)
                     .tag("client", id).description("The largest last PING round trip among this client's tunnels (-1: none yet)")
-                    .register(registry);
+                    .register(registry));
         }
         for (String reason : List.of("unknown_or_bad_secret", "timeout", "malformed", "not_allowed", "too_many_tunnels")) {
             AtomicLong n = handshakeFailures.computeIfAbsent(reason, k -> new AtomicLong());
-            FunctionCounter.builder("titan_tunnel_handshake_failures", n, AtomicLong::get).tag("reason", reason)
-                    .description("Refused or failed tunnel handshakes").register(registry);
+            meters.add(FunctionCounter.builder("titan_tunnel_handshake_failures", n, AtomicLong::get).tag("reason", reason)
+                    .description("Refused or failed tunnel handshakes").register(registry));
         }
+        return meters;
     }
 
     /**
@@ -379,12 +384,21 @@ public final class TunnelServer implements AutoCloseable {
 
     @Override
     public void close() {
+        drain(Duration.ofMillis(Http2CodecUtil.DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_MILLIS));
+    }
+
+    /**
+     * Stops accepting (the tunnel port and the exposed ports close) and ends every tunnel
+     * gracefully: GOAWAY, then each closes when its last stream has ended, or after {@code timeout}.
+     * Connections already relayed through a tunnel keep going until then.
+     */
+    public void drain(Duration timeout) {
         if (server != null) {
             server.close().syncUninterruptibly();
         }
         exposures.values().forEach(TcpExposure::close);
         exposures.clear();
-        sessions.values().forEach(list -> list.forEach(s -> s.channel().close()));
+        sessions.values().forEach(list -> list.forEach(s -> s.end(timeout)));
     }
 
     private void failed(String reason) {
