@@ -156,6 +156,23 @@ public final class TunnelClient implements AutoCloseable {
         return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
 
+    /**
+     * Drops every tunnel the way a crash would: no GOAWAY, the sockets reset, no redial. For
+     * failover tests; a running client leaves with {@link #drain} or {@link #close}.
+     */
+    void abort() {
+        closed = true;
+        for (Slot s : slots) {
+            Channel ch = s.channel;
+            if (ch != null && ch.isOpen()) {
+                ch.eventLoop().execute(() -> {
+                    ch.config().setOption(ChannelOption.SO_LINGER, 0);
+                    ch.unsafe().close(ch.voidPromise()); // past the HTTP/2 handler, which would say GOAWAY first
+                });
+            }
+        }
+    }
+
     @Override
     public void close() {
         closed = true;

@@ -375,6 +375,69 @@ class TunnelTest {
         }
     }
 
+    /**
+     * Two replicas (two client processes with one id) share the load; one dies without a word (its
+     * sockets reset). Once the server has seen it go, every new request goes to the survivor and
+     * none fails; requests in flight on the dead replica at that moment die with it.
+     */
+    @Test
+    void twoReplicasShareLoadAndOneDyingLosesNoNewRequest() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        TestServers.TcpServer web = TestServers.http("replicated", 0);
+        closing.add(web);
+        TunnelClientConfig.LocalService svc = TunnelClientConfig.LocalService.tcp("web", web.address(), port);
+        TunnelClient a = startClient(SECRET, 1, svc);
+        startClient(SECRET, 1, svc); // the replica that survives
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.sessions("id1").size() == 2);
+        awaitExposed(port);
+        List<ServerSession> replicas = List.copyOf(server.sessions("id1"));
+
+        java.util.concurrent.atomic.AtomicLong detectedAt = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+        java.util.concurrent.ConcurrentLinkedQueue<String> lostAfter = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.concurrent.atomic.AtomicLong lostInFlight = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong ok = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Thread> load = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            load.add(Thread.ofPlatform().start(() -> {
+                while (!stop.get()) {
+                    long started = System.nanoTime();
+                    String result;
+                    try (Socket s = new Socket("127.0.0.1", port)) {
+                        s.setSoTimeout(5_000);
+                        s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                        String r = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                        result = r.startsWith("HTTP/1.1 200") && r.endsWith("replicated") ? null : r.lines().findFirst().orElse("empty response");
+                    } catch (IOException e) {
+                        result = e.toString();
+                    }
+                    if (result == null) {
+                        ok.incrementAndGet();
+                    } else if (started > detectedAt.get()) {
+                        lostAfter.add(result);
+                    } else {
+                        lostInFlight.incrementAndGet();
+                    }
+                }
+            }));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> ok.get() > 200);
+        assertThat(replicas).as("both replicas took streams").allMatch(r -> r.streamsOpened() > 20);
+        a.abort();
+        await().atMost(Duration.ofSeconds(10)).alias("the server notices the dead replica").until(() -> server.sessions("id1").size() == 1);
+        detectedAt.set(System.nanoTime());
+        long atDetection = ok.get();
+        Thread.sleep(1_500);
+        stop.set(true);
+        for (Thread t : load) {
+            t.join(10_000);
+        }
+        assertThat(lostAfter).as("requests started after the server saw the replica die").isEmpty();
+        assertThat(ok.get() - atDetection).as("the survivor served the new requests").isGreaterThan(50);
+        assertThat(lostInFlight.get()).as("in flight on the dead replica: at most one per load thread").isLessThanOrEqualTo(4);
+    }
+
     @Test
     void metricsCountTunnelsStreamsBytesAndRefusals() throws Exception {
         int port = freePort();
