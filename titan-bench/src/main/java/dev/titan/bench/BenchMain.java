@@ -96,6 +96,12 @@ public final class BenchMain implements Callable<Integer> {
                 return 2;
             }
         }
+        List<Integer> busy = Systems.busyPorts();
+        if (!busy.isEmpty()) {
+            System.err.println("bench/run: port(s) " + busy + " on 127.0.0.1 are in use (a process left from an earlier run or experiment?); "
+                    + "the benchmark needs them free: stop that process and run again");
+            return 2;
+        }
         int r = rounds != null ? rounds : quick ? 1 : 3;
         int secs = seconds != null ? seconds : quick ? 2 : 10;
         Path dir = Files.createTempDirectory("titan-bench");

@@ -1,6 +1,8 @@
 package dev.titan.bench;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -166,6 +168,25 @@ final class Systems implements AutoCloseable {
     /** A TCP-mapped port to the backend through each tunnel (for idle streams, which HTTP by Host does not open). */
     static final int TITAN_TUNNEL_TCP = 18405;
     static final int SSH_R_TCP = 18406;
+    static final int SSHD = 18422;
+
+    /** The fixed ports this runner listens on that something else already holds on 127.0.0.1. */
+    static List<Integer> busyPorts() {
+        List<Integer> busy = new ArrayList<>();
+        List<Integer> ports = new ArrayList<>(List.of(TITAN_TUNNEL_TCP, SSH_R_TCP, SSHD));
+        for (Proxy p : List.of(DIRECT, TITAN, HAPROXY, NGINX, TITAN_TUNNEL, SSH_R)) {
+            ports.add(p.httpPort());
+            ports.add(p.iperfPort());
+        }
+        for (int port : ports) {
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", port));
+            } catch (IOException e) {
+                busy.add(port);
+            }
+        }
+        return busy;
+    }
 
     /**
      * Titan tunnel server and client, both on the proxy cores: the backend by Host on the tunnel
@@ -239,13 +260,13 @@ final class Systems implements AutoCloseable {
         Proc d = Proc.start("sshd", proxyCpus, log, List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
         running.add(d);
         try {
-            Proc.awaitPort("sshd", 18422, 60_000);
+            Proc.awaitPort("sshd", SSHD, 60_000);
         } catch (IllegalStateException e) {
             throw new IllegalStateException(e.getMessage() + "; sshd said: " + String.join(" | ", Files.readAllLines(log)), e);
         }
         Proc c = Proc.start("ssh-R", proxyCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i",
-                ssh.resolve("user_key").toString(), "-p", "18422", "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
+                ssh.resolve("user_key").toString(), "-p", Integer.toString(SSHD), "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
                 "-R", "127.0.0.1:" + SSH_R.iperfPort() + ":127.0.0.1:" + IPERF, "-R", "127.0.0.1:" + SSH_R_TCP + ":127.0.0.1:" + BACKEND,
                 System.getProperty("user.name") + "@127.0.0.1"));
         running.add(c);

@@ -68,6 +68,7 @@ public final class TunnelClient implements AutoCloseable {
     private final TunnelClientConfig.Tls tls;
     private final Slot[] slots;
     private final AtomicInteger connected = new AtomicInteger();
+    private final AtomicInteger pendingOpens = new AtomicInteger();
     private final ClientMeters meters = new ClientMeters();
     private volatile long rttNanos = -1;
     private volatile boolean closed;
@@ -452,15 +453,29 @@ public final class TunnelClient implements AutoCloseable {
             TunnelClientConfig.LocalService svc = name == null ? null : services.get(name.toString());
             if (svc == null) {
                 log.debug("stream for unknown service {}", name);
-                stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("404"), true));
+                refuse(stream, "404");
+                return;
+            }
+            if (pendingOpens.incrementAndGet() > config.settings().maxPendingOpens()) {
+                pendingOpens.decrementAndGet();
+                log.debug("service {}: {} local connections already being made; stream refused", svc.name(),
+                        config.settings().maxPendingOpens());
+                refuse(stream, "503");
                 return;
             }
             stream.config().setAutoRead(false);
-            connector.connect(svc.local(), stream.eventLoop(), config.dialTimeout()).addListener((ChannelFuture f) -> {
+            ChannelFuture connecting = connector.connect(svc.local(), stream.eventLoop(), config.dialTimeout());
+            stream.closeFuture().addListener(c -> {
+                if (!connecting.isDone()) {
+                    connecting.channel().close(); // the user went away: stop connecting for them
+                }
+            });
+            connecting.addListener((ChannelFuture f) -> {
+                pendingOpens.decrementAndGet();
                 if (!f.isSuccess()) {
                     log.debug("service {}: cannot connect to {}: {}", svc.name(), HostPort.format(svc.local()), f.cause().toString());
                     releaseEarly();
-                    stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("502"), true));
+                    refuse(stream, "502");
                     return;
                 }
                 Channel local = f.channel();
@@ -486,6 +501,16 @@ public final class TunnelClient implements AutoCloseable {
                 }
                 stream.flush();
             });
+        }
+
+        /**
+         * Answers {@code status} and closes the stream. Closing matters: DATA that arrived while
+         * reading was paused for the connect waits in the stream channel, and a stream channel
+         * that nobody reads is never closed by Netty, so those frames would leak.
+         */
+        private void refuse(Http2StreamChannel stream, String status) {
+            stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(status), true))
+                    .addListener(f -> stream.close());
         }
 
         private void releaseEarly() {

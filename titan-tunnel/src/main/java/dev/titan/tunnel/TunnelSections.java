@@ -165,6 +165,7 @@ public final class TunnelSections {
         int connectionWindow = n.integer("connection_window", d.connectionWindow(), 65_535, Integer.MAX_VALUE);
         int frame = n.integer("max_frame_size", d.maxFrameSize(), 16_384, 16_777_215);
         int streams = n.integer("max_streams", d.maxStreams(), 1, 1_000_000);
+        int pendingOpens = n.integer("max_pending_opens", d.maxPendingOpens(), 1, 1_000_000);
         Duration ping = n.duration("ping_interval", d.pingInterval(), Duration.ofMillis(100));
         Duration pingTimeout = n.duration("ping_timeout", d.pingTimeout(), Duration.ofMillis(100));
         Duration handshake = n.duration("handshake_timeout", d.handshakeTimeout(), Duration.ofMillis(100));
@@ -173,7 +174,7 @@ public final class TunnelSections {
             connectionWindow = streamWindow;
         }
         n.finish();
-        return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake);
+        return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake, pendingOpens);
     }
 
     /** {@code tls: { ca: FILE, server_name: NAME }} of a client, or null when absent (the JDK's CAs, the URL's host). */

@@ -13,11 +13,13 @@ import java.time.Duration;
  * 64 KiB per stream allows at most 64 KiB in flight per round trip, the classic cause of slow
  * tunnels; the defaults here allow {@code streamWindow} per stream and {@code connectionWindow}
  * over all streams, while one stalled stream still holds at most its own window.
+ * {@code maxPendingOpens}: streams a client is still connecting to its local service for; beyond
+ * it new streams are refused (503), so a server cannot make a client flood its own network.
  */
 public record TunnelSettings(int streamWindow, int connectionWindow, int maxFrameSize, int maxStreams, Duration pingInterval,
-                             Duration pingTimeout, Duration handshakeTimeout) {
+                             Duration pingTimeout, Duration handshakeTimeout, int maxPendingOpens) {
     public static final TunnelSettings DEFAULTS = new TunnelSettings(1 << 20, 16 << 20, 1 << 14, 10_000, Duration.ofSeconds(15),
-            Duration.ofSeconds(45), Duration.ofSeconds(10));
+            Duration.ofSeconds(45), Duration.ofSeconds(10), 1_000);
 
     public TunnelSettings {
         if (streamWindow < 65_535 || connectionWindow < streamWindow) {
@@ -28,6 +30,9 @@ public record TunnelSettings(int streamWindow, int connectionWindow, int maxFram
         }
         if (maxStreams < 1) {
             throw new IllegalArgumentException("tunnel max_streams must be >= 1, got " + maxStreams);
+        }
+        if (maxPendingOpens < 1) {
+            throw new IllegalArgumentException("tunnel max_pending_opens must be >= 1, got " + maxPendingOpens);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.titan.tunnel;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.titan.core.net.Transport;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -436,6 +438,53 @@ class TunnelTest {
         assertThat(lostAfter).as("requests started after the server saw the replica die").isEmpty();
         assertThat(ok.get() - atDetection).as("the survivor served the new requests").isGreaterThan(50);
         assertThat(lostInFlight.get()).as("in flight on the dead replica: at most one per load thread").isLessThanOrEqualTo(4);
+    }
+
+    /**
+     * A client making many local connections at once refuses streams beyond max_pending_opens:
+     * a local service whose accept queue is full leaves connects hanging, and the extra users are
+     * closed at once instead of piling up.
+     */
+    @Test
+    void streamsBeyondMaxPendingOpensAreRefused() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        try (ServerSocket full = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             Socket q1 = new Socket("127.0.0.1", full.getLocalPort()); Socket q2 = new Socket("127.0.0.1", full.getLocalPort())) {
+            // never accepts: with its queue full, further SYNs go unanswered and connects hang
+            TunnelSettings s = TunnelSettings.DEFAULTS;
+            TunnelSettings limited = new TunnelSettings(s.streamWindow(), s.connectionWindow(), s.maxFrameSize(), s.maxStreams(),
+                    s.pingInterval(), s.pingTimeout(), s.handshakeTimeout(), 2);
+            TunnelClientConfig base = TunnelClientConfig.of(server.address(), "id1", SECRET, 1,
+                    List.of(TunnelClientConfig.LocalService.tcp("stuck", (InetSocketAddress) full.getLocalSocketAddress(), port)));
+            TunnelClient c = new TunnelClient(new TunnelClientConfig(base.servers(), base.id(), base.secret(), 1, base.services(), Map.of(),
+                    limited, Duration.ofSeconds(20), base.idleTimeout(), null), transport);
+            closing.add(c);
+            c.start();
+            // no probe connection here: like any user's, its stream would wait for the hanging connect
+            List<Socket> users = new ArrayList<>();
+            try {
+                await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> users.add(new Socket("127.0.0.1", port)));
+                users.add(new Socket("127.0.0.1", port));
+                await().atMost(Duration.ofSeconds(5)).alias("the users' two streams pend")
+                        .until(() -> server.sessions("id1").getFirst().activeStreams() == 2);
+                try (Socket extra = new Socket("127.0.0.1", port)) {
+                    extra.setSoTimeout(5_000);
+                    long start = System.nanoTime();
+                    assertThat(extra.getInputStream().read()).as("the stream beyond the limit ends at once").isEqualTo(-1);
+                    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+                }
+                for (Socket u : users) {
+                    u.setSoTimeout(300);
+                    assertThatThrownBy(() -> u.getInputStream().read()).as("the pending ones still wait")
+                            .isInstanceOf(java.net.SocketTimeoutException.class);
+                }
+            } finally {
+                for (Socket u : users) {
+                    u.close();
+                }
+            }
+        }
     }
 
     @Test
