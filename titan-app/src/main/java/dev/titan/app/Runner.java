@@ -17,14 +17,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -207,13 +211,16 @@ final class Runner {
         return b.users().stream().anyMatch(u -> old.containsKey(u.id()) && !Arrays.equals(old.get(u.id()), u.secret()));
     }
 
-    private void stopTunnels() {
+    /** Starts draining the tunnels (GOAWAY; each closes when its streams end, at most {@code drain}); completes when all have closed. */
+    private CompletableFuture<Void> drainTunnels(Duration drain) {
+        List<CompletableFuture<Void>> all = new ArrayList<>();
         if (tunnelClient != null) {
-            tunnelClient.close();
+            all.add(tunnelClient.drain(drain));
         }
         if (tunnelServer != null) {
-            tunnelServer.close();
+            all.add(tunnelServer.drain(drain));
         }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
 
     int runUntilStopped() {
@@ -319,8 +326,15 @@ final class Runner {
         watcher.shutdownNow();
         log.info("stopping (drain up to {} s)", config.drainTimeout().toSeconds());
         try {
-            stopTunnels();
-            engine.stop(config.drainTimeout());
+            CompletableFuture<Void> tunnels = drainTunnels(config.drainTimeout());
+            engine.stop(config.drainTimeout()); // the listeners drain meanwhile
+            try {
+                tunnels.get(config.drainTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                log.warn("tunnels did not close within the drain timeout: {}", e.toString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         } finally {
             try {
                 transport.close();

@@ -174,12 +174,17 @@ public final class TunnelClient implements AutoCloseable {
         }
     }
 
+    /** Closes every tunnel now (GOAWAY, then the connection, without waiting for open streams); see {@link #drain} for the graceful way. */
     @Override
     public void close() {
         closed = true;
         for (Slot s : slots) {
             Channel ch = s.channel;
             if (ch != null) {
+                Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
+                if (codec != null) {
+                    codec.gracefulShutdownTimeoutMillis(0);
+                }
                 ch.close().syncUninterruptibly();
             }
         }

@@ -16,7 +16,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
-import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -35,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -383,22 +383,30 @@ public final class TunnelServer implements AutoCloseable {
 
 
     @Override
+    /** Stops accepting and closes every tunnel now, open streams and all; see {@link #drain} for the graceful way. */
     public void close() {
-        drain(Duration.ofMillis(Http2CodecUtil.DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT_MILLIS));
+        drain(Duration.ZERO).join();
     }
 
     /**
      * Stops accepting (the tunnel port and the exposed ports close) and ends every tunnel
      * gracefully: GOAWAY, then each closes when its last stream has ended, or after {@code timeout}.
-     * Connections already relayed through a tunnel keep going until then.
+     * Connections already relayed through a tunnel keep going until then. Completes when every tunnel has closed.
      */
-    public void drain(Duration timeout) {
+    public CompletableFuture<Void> drain(Duration timeout) {
         if (server != null) {
             server.close().syncUninterruptibly();
         }
         exposures.values().forEach(TcpExposure::close);
         exposures.clear();
-        sessions.values().forEach(list -> list.forEach(s -> s.end(timeout)));
+        List<CompletableFuture<Void>> ended = new ArrayList<>();
+        sessions.values().forEach(list -> list.forEach(s -> {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            s.channel().closeFuture().addListener(f -> done.complete(null));
+            ended.add(done);
+            s.end(timeout);
+        }));
+        return CompletableFuture.allOf(ended.toArray(CompletableFuture[]::new));
     }
 
     private void failed(String reason) {

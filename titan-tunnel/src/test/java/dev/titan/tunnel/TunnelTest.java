@@ -37,7 +37,12 @@ class TunnelTest {
 
     @BeforeEach
     void setUp() {
-        transport = Transport.create(Transport.Kind.NIO, 2);
+        transport = Transport.create(kind(), 2);
+    }
+
+    /** The transport under test: NIO here, epoll in {@link EpollTunnelTest} (what production uses on Linux). */
+    Transport.Kind kind() {
+        return Transport.Kind.NIO;
     }
 
     @AfterEach
