@@ -86,6 +86,8 @@ final class HttpIngress extends TimedHandshake {
             rest.release();
             if (f.isSuccess()) {
                 f.getNow().close();
+            } else if (ctx.channel().isActive() && f.cause() instanceof TunnelServer.LimitReached) {
+                respond(ctx, 503, "Service Unavailable", "too many connections to this service; try again later");
             } else if (ctx.channel().isActive()) {
                 respond(ctx, 502, "Bad Gateway", "the tunnel could not open a stream");
             }

@@ -3,6 +3,7 @@ package dev.titan.tunnel;
 import dev.titan.core.config.ConfigNode;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.SectionReader;
+import dev.titan.core.limit.RateLimiter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -77,12 +78,15 @@ public final class TunnelSections {
             }
             List<String> hosts = u.strings("hosts").stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
             int maxTunnels = u.integer("max_tunnels", 16, 1, 10_000);
+            int maxConnections = u.integer("max_connections", 0, 0, 10_000_000);
+            long[] bandwidth = bandwidth(u);
             u.finish();
             if (id != null && !ids.add(id)) {
                 u.problem("id", "duplicate user id '" + id + "'");
             }
             if (id != null && secret != null) {
-                users.add(new TunnelServerConfig.User(id, secret.getBytes(StandardCharsets.UTF_8), ports, hosts, maxTunnels));
+                users.add(new TunnelServerConfig.User(id, secret.getBytes(StandardCharsets.UTF_8), ports, hosts, maxTunnels)
+                        .withLimits(maxConnections, bandwidth[0], bandwidth[1]));
             }
         }
         if (users.isEmpty() && !n.has("users")) {
@@ -175,6 +179,25 @@ public final class TunnelSections {
         }
         n.finish();
         return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake, pendingOpens);
+    }
+
+    /**
+     * {@code bandwidth: 100mbit} (each direction) or {@code bandwidth: { to_client: 100mbit,
+     * from_client: 20mbit }}: bytes per second towards the client's services and back, 0 for none.
+     */
+    private static long[] bandwidth(ConfigNode u) {
+        if (!u.has("bandwidth")) {
+            return new long[] {0, 0};
+        }
+        if (!u.isMapping("bandwidth")) { // a plain value: the same limit each way
+            long both = u.parsed("bandwidth", 0L, RateLimiter::parseRate);
+            return new long[] {both, both};
+        }
+        ConfigNode b = u.child("bandwidth");
+        long to = b.has("to_client") ? b.parsed("to_client", 0L, RateLimiter::parseRate) : 0;
+        long from = b.has("from_client") ? b.parsed("from_client", 0L, RateLimiter::parseRate) : 0;
+        b.finish();
+        return new long[] {to, from};
     }
 
     /** {@code tls: { ca: FILE, server_name: NAME }} of a client, or null when absent (the JDK's CAs, the URL's host). */

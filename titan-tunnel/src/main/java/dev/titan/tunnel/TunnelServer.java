@@ -1,6 +1,7 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.config.HostPort;
+import dev.titan.core.limit.RateLimiter;
 import dev.titan.core.net.Connector;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
@@ -65,6 +66,7 @@ public final class TunnelServer implements AutoCloseable {
     private final Map<String, AtomicLong> handshakeFailures = new ConcurrentHashMap<>();
     private final AtomicLong streamsTotal = new AtomicLong();
     private final Map<String, ClientMeters> clientMeters = new ConcurrentHashMap<>();
+    private final Map<String, UserLimits> userLimits = new ConcurrentHashMap<>();
     private final AtomicInteger rotation = new AtomicInteger();
     private Channel server;
 
@@ -199,7 +201,61 @@ public final class TunnelServer implements AutoCloseable {
         streamsTotal.incrementAndGet();
         ClientMeters m = meters(clientId);
         m.streams.increment();
-        Relay.start(user, stream, config.idleTimeout(), m);
+        UserLimits limits = limits(clientId);
+        Relay.start(user, stream, config.idleTimeout(), m, limits.toClient, limits.fromClient);
+    }
+
+    /** A user connection refused because its tunnel user is at a limit (HTTP answers 503). */
+    static final class LimitReached extends IllegalStateException {
+        LimitReached(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * A user's connection count and bandwidth limits, shared by all its tunnels and connections.
+     * A reload that changes a rate gives new connections a new limiter; open ones keep theirs.
+     */
+    private static final class UserLimits {
+        final int maxConnections;
+        final RateLimiter toClient;
+        final RateLimiter fromClient;
+        final AtomicInteger open;
+
+        UserLimits(TunnelServerConfig.User u, AtomicInteger open) {
+            this.maxConnections = u == null ? 0 : u.maxConnections();
+            this.toClient = u == null || u.bytesToClient() == 0 ? null : RateLimiter.of(u.bytesToClient());
+            this.fromClient = u == null || u.bytesFromClient() == 0 ? null : RateLimiter.of(u.bytesFromClient());
+            this.open = open;
+        }
+
+        boolean sameAs(TunnelServerConfig.User u) {
+            return maxConnections == u.maxConnections() && rate(toClient) == u.bytesToClient() && rate(fromClient) == u.bytesFromClient();
+        }
+
+        private static long rate(RateLimiter r) {
+            return r == null ? 0 : r.bytesPerSecond();
+        }
+
+        /** Counts {@code user} until it closes, unless that would pass the limit. */
+        boolean admit(Channel user) {
+            if (open.incrementAndGet() > maxConnections && maxConnections > 0) {
+                open.decrementAndGet();
+                return false;
+            }
+            user.closeFuture().addListener(f -> open.decrementAndGet());
+            return true;
+        }
+    }
+
+    private UserLimits limits(String clientId) {
+        TunnelServerConfig.User u = users.get(clientId);
+        UserLimits current = userLimits.get(clientId);
+        if (current != null && (u == null || current.sameAs(u))) {
+            return current;
+        }
+        return userLimits.compute(clientId, (id, old) -> old != null && (u == null || old.sameAs(u)) ? old
+                : new UserLimits(u, old == null ? new AtomicInteger() : old.open));
     }
 
     private ClientMeters meters(String clientId) {
@@ -336,6 +392,11 @@ public final class TunnelServer implements AutoCloseable {
      */
     Future<Http2StreamChannel> open(Route route, Channel user) {
         Promise<Http2StreamChannel> result = route.session().channel().eventLoop().newPromise();
+        UserLimits limits = limits(route.session().clientId());
+        if (!limits.admit(user)) {
+            return result.setFailure(new LimitReached("user " + route.session().clientId() + " has its max_connections ("
+                    + limits.maxConnections + ") open"));
+        }
         route.session().open(route.service(), user).addListener(f -> {
             if (f.isSuccess()) {
                 result.setSuccess((Http2StreamChannel) f.getNow());

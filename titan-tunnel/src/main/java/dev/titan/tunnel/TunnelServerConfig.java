@@ -50,13 +50,28 @@ public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, Li
         }
     }
 
-    /** A client identity with its secret and what it may expose. */
-    public record User(String id, byte[] secret, List<PortRange> ports, List<String> hosts, int maxTunnels) {
+    /**
+     * A client identity with its secret and what it may expose. {@code maxConnections}: user
+     * connections open through its tunnels at once (0: no limit); {@code bytesToClient} and
+     * {@code bytesFromClient}: bandwidth limits in bytes per second towards its services and back
+     * (0: none), shared by all its connections.
+     */
+    public record User(String id, byte[] secret, List<PortRange> ports, List<String> hosts, int maxTunnels, int maxConnections,
+                       long bytesToClient, long bytesFromClient) {
         public User {
             Objects.requireNonNull(id, "id");
             Objects.requireNonNull(secret, "secret");
             ports = List.copyOf(ports);
             hosts = List.copyOf(hosts);
+        }
+
+        public User(String id, byte[] secret, List<PortRange> ports, List<String> hosts, int maxTunnels) {
+            this(id, secret, ports, hosts, maxTunnels, 0, 0, 0);
+        }
+
+        /** The same user with connection and bandwidth limits. */
+        public User withLimits(int maxConnections, long bytesToClient, long bytesFromClient) {
+            return new User(id, secret, ports, hosts, maxTunnels, maxConnections, bytesToClient, bytesFromClient);
         }
 
         public static User of(String id, String secret, List<PortRange> ports) {

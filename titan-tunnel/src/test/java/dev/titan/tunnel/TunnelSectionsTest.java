@@ -61,4 +61,30 @@ class TunnelSectionsTest {
                         .anyMatch(p -> p.startsWith("tunnel_client.servers:") && p.contains("only ws:// and wss:// take a path"))
                         .anyMatch(p -> p.startsWith("tunnel_client.tls.ca:")));
     }
+
+    @Test
+    void userLimitsParseAndBadRatesAreRefusedWithTheirPaths() {
+        TitanConfig cfg = parse("""
+                tunnel_server:
+                  users:
+                    - { id: a, secret: "0123456789", max_connections: 100, bandwidth: 8mbit }
+                    - { id: b, secret: "0123456789", bandwidth: { from_client: 2MB/s } }
+                """);
+        TunnelServerConfig s = cfg.section(TunnelSections.SERVER, TunnelServerConfig.class);
+        assertThat(s.users().get(0).maxConnections()).isEqualTo(100);
+        assertThat(s.users().get(0).bytesToClient()).isEqualTo(1_000_000L);
+        assertThat(s.users().get(0).bytesFromClient()).isEqualTo(1_000_000L);
+        assertThat(s.users().get(1).bytesToClient()).isZero();
+        assertThat(s.users().get(1).bytesFromClient()).isEqualTo(2_000_000L);
+        assertThatThrownBy(() -> parse("""
+                tunnel_server:
+                  users:
+                    - { id: a, secret: "0123456789", bandwidth: quick }
+                    - { id: b, secret: "0123456789", bandwidth: { from_client: 2 parsecs, sideways: 1mbit } }
+                """)).isInstanceOf(ConfigException.class)
+                .satisfies(e -> assertThat(((ConfigException) e).problems())
+                        .anyMatch(p -> p.startsWith("tunnel_server.users[0].bandwidth:"))
+                        .anyMatch(p -> p.startsWith("tunnel_server.users[1].bandwidth.from_client:"))
+                        .anyMatch(p -> p.startsWith("tunnel_server.users[1].bandwidth.sideways:")));
+    }
 }

@@ -63,8 +63,11 @@ class TunnelTest {
     }
 
     private TunnelServer startServer(TunnelServerConfig.PortRange ports) {
-        TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
-                List.of(TunnelServerConfig.User.of("id1", SECRET, List.of(ports))),
+        return startServer(TunnelServerConfig.User.of("id1", SECRET, List.of(ports)));
+    }
+
+    private TunnelServer startServer(TunnelServerConfig.User user) {
+        TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1", List.of(user),
                 TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
         server = new TunnelServer(cfg, transport);
         server.start();
@@ -489,6 +492,88 @@ class TunnelTest {
                     u.close();
                 }
             }
+        }
+    }
+
+    /** A user's max_connections counts its open user connections over all its tunnels; the next one is closed at once (HTTP: 503). */
+    @Test
+    void aUserAtMaxConnectionsGetsNoMore() throws Exception {
+        int port = freePort();
+        startServer(TunnelServerConfig.User.of("id1", SECRET, List.of(new TunnelServerConfig.PortRange(port, port))).withLimits(2, 0, 0));
+        TestServers.TcpServer web = TestServers.http("limited", 0);
+        closing.add(web);
+        TunnelClient c = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port),
+                TunnelClientConfig.LocalService.http("web", web.address(), List.of()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> c.connectedTunnels() == 2);
+        awaitExposed(port);
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.sessions("id1").stream().mapToInt(ServerSession::activeStreams).sum() == 0);
+        try (Socket a = new Socket("127.0.0.1", port); Socket b = new Socket("127.0.0.1", port)) {
+            for (Socket x : List.of(a, b)) { // both served
+                x.setSoTimeout(5_000);
+                x.getOutputStream().write("hi\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(new BufferedReader(new InputStreamReader(x.getInputStream(), StandardCharsets.US_ASCII)).readLine()).isEqualTo("hi");
+            }
+            try (Socket third = new Socket("127.0.0.1", port)) {
+                third.setSoTimeout(5_000);
+                assertThat(third.getInputStream().read()).as("the third connection is closed").isEqualTo(-1);
+            }
+            try (Socket http = new Socket("127.0.0.1", server.address().getPort())) {
+                http.setSoTimeout(5_000);
+                http.getOutputStream().write("GET / HTTP/1.1\r\nHost: id1.localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(new String(http.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 503");
+            }
+        }
+        await().atMost(Duration.ofSeconds(5)).alias("closed connections free their places").untilAsserted(() -> {
+            try (Socket again = new Socket("127.0.0.1", port)) {
+                again.setSoTimeout(2_000);
+                again.getOutputStream().write("again\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(new BufferedReader(new InputStreamReader(again.getInputStream(), StandardCharsets.US_ASCII)).readLine()).isEqualTo("again");
+            }
+        });
+    }
+
+    /**
+     * A user's bandwidth limit holds for all its connections together: 3 MB from its service at
+     * 1 MB/s take about 3 s, whether over one connection or two. (A limit is checked here, not a
+     * speed: the bound is the least time the limit allows, 3 MB less the burst of 100 kB and one
+     * stream window of 1 MiB that a stream may deliver ahead of it.)
+     */
+    @Test
+    void aUsersBandwidthLimitIsSharedByItsConnections() throws Exception {
+        int port = freePort();
+        startServer(TunnelServerConfig.User.of("id1", SECRET, List.of(new TunnelServerConfig.PortRange(port, port)))
+                .withLimits(0, 0, 1_000_000));
+        TestServers.TcpServer source = new TestServers.TcpServer("source", sock -> {
+            int size = Integer.parseInt(new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII)).readLine());
+            sock.getOutputStream().write(new byte[size]);
+            sock.shutdownOutput();
+            sock.getInputStream().read();
+        });
+        closing.add(source);
+        TunnelClient c = startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("source", source.address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> c.connectedTunnels() == 1);
+        awaitExposed(port);
+        for (int connections : new int[] {1, 2}) {
+            Thread.sleep(300); // the burst refills
+            int each = 3_000_000 / connections;
+            long start = System.nanoTime();
+            List<CompletableFuture<Integer>> reads = new ArrayList<>();
+            for (int i = 0; i < connections; i++) {
+                reads.add(CompletableFuture.supplyAsync(() -> {
+                    try (Socket s = new Socket("127.0.0.1", port)) {
+                        s.setSoTimeout(20_000);
+                        s.getOutputStream().write((each + "\n").getBytes(StandardCharsets.US_ASCII));
+                        return s.getInputStream().readAllBytes().length;
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }));
+            }
+            for (CompletableFuture<Integer> r : reads) {
+                assertThat(r.get(30, TimeUnit.SECONDS)).isEqualTo(each);
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertThat(seconds).as("3 MB at 1 MB/s over %d connection(s)", connections).isGreaterThan(1.8).isLessThan(15);
         }
     }
 

@@ -57,6 +57,12 @@ public final class ConfigNode {
         return node.isObject() && node.has(key) && !node.get(key).isNull();
     }
 
+    /** Whether {@code key} holds a mapping (for keys that take either a value or a mapping). */
+    public boolean isMapping(String key) {
+        JsonNode v = node.get(key);
+        return v != null && v.isObject();
+    }
+
     public String pathOf(String key) {
         return path.isEmpty() ? key : path + "." + key;
     }

@@ -1,5 +1,6 @@
 package dev.titan.core.net;
 
+import dev.titan.core.limit.RateLimiter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -83,12 +84,23 @@ public final class Relay {
      * them before starting.
      */
     public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats) {
+        return start(a, b, idleTimeout, stats, null, null);
+    }
+
+    /**
+     * As {@link #start(Channel, Channel, Duration, Stats)}, with bandwidth limits on the bytes read
+     * from {@code a} and from {@code b} (null: none). A limit is usually shared by every relay of one
+     * user; a side that got ahead of its limit stops reading until the limit has caught up. Bytes
+     * are counted as they are read and passed on at once, so a side runs ahead of its limit by at
+     * most the limit's burst plus what one read brings (for a tunnel stream, up to its window).
+     */
+    public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats, RateLimiter fromA, RateLimiter fromB) {
         Relay r = new Relay(a, b, idleTimeout, stats);
-        r.sideA = r.new Side(b, stats::bytesFromA, false);
+        r.sideA = r.new Side(b, stats::bytesFromA, false, fromA);
         r.sideB = r.new Side(a, n -> {
             r.bytesFromB += n;
             stats.bytesFromB(n);
-        }, true);
+        }, true, fromB);
         a.pipeline().addLast("relay", r.sideA);
         b.pipeline().addLast("relay", r.sideB);
         r.startIdleTimer();
@@ -154,12 +166,15 @@ public final class Relay {
         private final Channel peer;
         private final LongConsumer counter;
         private final boolean isB;
+        private final RateLimiter limit;
         private volatile boolean inputDone; // read by the other side, which may run on another loop
+        private volatile boolean throttled; // paused by the bandwidth limit; the other side must not resume it
 
-        Side(Channel peer, LongConsumer counter, boolean isB) {
+        Side(Channel peer, LongConsumer counter, boolean isB, RateLimiter limit) {
             this.peer = peer;
             this.counter = counter;
             this.isB = isB;
+            this.limit = limit;
         }
 
         @Override
@@ -169,6 +184,9 @@ public final class Relay {
                 lastActivity = System.nanoTime();
                 if (n > 0) {
                     counter.accept(n);
+                    if (limit != null) {
+                        throttle(ctx, limit.take(n));
+                    }
                 }
                 if (!peer.isActive()) {
                     buf.release();
@@ -177,6 +195,29 @@ public final class Relay {
                 peer.write(buf, peer.voidPromise());
             } else {
                 ReferenceCountUtil.release(msg);
+            }
+        }
+
+        /** Ahead of the bandwidth limit by {@code waitNanos}: stop reading this side for that long. */
+        private void throttle(ChannelHandlerContext ctx, long waitNanos) {
+            if (waitNanos <= 0 || throttled) {
+                return;
+            }
+            throttled = true;
+            ctx.channel().config().setAutoRead(false);
+            ctx.executor().schedule(() -> resume(ctx), waitNanos, TimeUnit.NANOSECONDS);
+        }
+
+        /** Reads again once the limit has caught up with everything read meanwhile (reads already under way when the pause began). */
+        private void resume(ChannelHandlerContext ctx) {
+            long more = limit.take(0);
+            if (more > 0) {
+                ctx.executor().schedule(() -> resume(ctx), more, TimeUnit.NANOSECONDS);
+                return;
+            }
+            throttled = false;
+            if (peer.isWritable() && ctx.channel().isActive()) {
+                ctx.channel().config().setAutoRead(true);
             }
         }
 
@@ -192,7 +233,8 @@ public final class Relay {
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
             // our channel drained: resume reading from the peer that writes into it
-            if (ctx.channel().isWritable() && peer.isActive()) {
+            Side reader = isB ? sideA : sideB; // the side that reads from peer
+            if (ctx.channel().isWritable() && peer.isActive() && !reader.throttled) {
                 peer.config().setAutoRead(true);
             }
             ctx.fireChannelWritabilityChanged();
