@@ -386,6 +386,7 @@ public final class BenchMain implements Callable<Integer> {
         String text = Proc.run(cmd, secs + 60L);
         Map<String, Double> v = new LinkedHashMap<>();
         v.put(close ? "conn_per_s" : "req_per_s", number(text, "Requests/sec:\\s+([\\d.]+)"));
+        v.put("mean_ms", wrkLatency(text, "Latency"));
         v.put("p50_ms", wrkLatency(text, "50%"));
         v.put("p99_ms", wrkLatency(text, "99%"));
         double errors = 0;
@@ -409,6 +410,7 @@ public final class BenchMain implements Callable<Integer> {
         return Double.parseDouble(m.group(1));
     }
 
+    /** A latency from wrk's output in ms: {@code pct} such as "50%", or "Latency" for the mean (the first column of that line). */
     static double wrkLatency(String text, String pct) {
         Matcher m = Pattern.compile("\\s" + Pattern.quote(pct) + "\\s+([\\d.]+)(us|ms|s)").matcher(text);
         if (!m.find()) {
@@ -677,10 +679,15 @@ public final class BenchMain implements Callable<Integer> {
             LoadGen.Result g = gen.closedLoop(direct, 100, Duration.ofSeconds(secs));
             results.add("validate", "req_per_s", "wrk", w.get("req_per_s"));
             results.add("validate", "req_per_s", "titan-loadgen", g.rps());
+            results.add("validate", "mean_ms", "wrk", w.get("mean_ms"));
+            results.add("validate", "mean_ms", "titan-loadgen", g.meanUs() / 1000);
+            // Little's law: 100 connections always busy, so the mean latency must be 100 / throughput
+            results.add("validate", "littles_law_ms", "wrk", 100_000 / w.get("req_per_s"));
+            results.add("validate", "littles_law_ms", "titan-loadgen", 100_000 / g.rps());
             results.add("validate", "p50_ms", "wrk", w.get("p50_ms"));
             results.add("validate", "p50_ms", "titan-loadgen", g.p50Us() / 1000);
-            System.out.printf("  round %d wrk %.0f req/s p50 %.3f ms | titan-loadgen %.0f req/s p50 %.3f ms%n", round + 1,
-                    w.get("req_per_s"), w.get("p50_ms"), g.rps(), g.p50Us() / 1000);
+            System.out.printf("  round %d wrk %.0f req/s mean %.3f ms p50 %.3f ms | titan-loadgen %.0f req/s mean %.3f ms p50 %.3f ms%n",
+                    round + 1, w.get("req_per_s"), w.get("mean_ms"), w.get("p50_ms"), g.rps(), g.meanUs() / 1000, g.p50Us() / 1000);
         }
     }
 

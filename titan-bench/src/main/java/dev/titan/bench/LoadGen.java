@@ -38,12 +38,13 @@ public final class LoadGen implements AutoCloseable {
     }
 
     /** What a run measured. Latencies in microseconds. */
-    public record Result(long requests, long errors, double seconds, double rps, double p50Us, double p90Us, double p99Us,
+    public record Result(long requests, long errors, double seconds, double rps, double meanUs, double p50Us, double p90Us, double p99Us,
                          double p999Us, double maxUs) {
         static Result of(long requests, long errors, double seconds, long[] latNanos, int n) {
             long[] l = Arrays.copyOf(latNanos, n);
             Arrays.sort(l);
-            return new Result(requests, errors, seconds, requests / seconds, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99), pct(l, 0.999),
+            double mean = n == 0 ? 0 : Arrays.stream(l).average().orElse(0) / 1e3;
+            return new Result(requests, errors, seconds, requests / seconds, mean, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99), pct(l, 0.999),
                     n == 0 ? 0 : l[n - 1] / 1e3);
         }
 
