@@ -117,8 +117,16 @@ final class Systems implements AutoCloseable {
                     pools: { strategy: { type: static, static: { size_per_remote: 0 } } }
                 """.formatted(threads, TITAN.httpPort(), TITAN.iperfPort(), BACKEND, IPERF));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return Proc.start("titan", proxyCpus, dir.resolve("titan.log"), List.of(java, "-XX:+UseParallelGC", "-Xss512k",
-                "-XX:ActiveProcessorCount=" + threads, "-jar", titanJar.toString(), "run", "--no-watch", "-c", conf.toString()));
+        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads));
+        cmd.addAll(extraJvmOptions());
+        cmd.addAll(List.of("-jar", titanJar.toString(), "run", "--no-watch", "-c", conf.toString()));
+        return Proc.start("titan", proxyCpus, dir.resolve("titan.log"), cmd);
+    }
+
+    /** {@code TITAN_BENCH_JVM_OPTS}: extra JVM options for the Titan under test (e.g. GC logging), split on spaces. */
+    static List<String> extraJvmOptions() {
+        String opts = System.getenv("TITAN_BENCH_JVM_OPTS");
+        return opts == null || opts.isBlank() ? List.of() : List.of(opts.trim().split("\\s+"));
     }
 
     private Proc startHaproxy() throws IOException {
