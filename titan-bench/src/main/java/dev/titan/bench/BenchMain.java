@@ -34,10 +34,10 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench/run", mixinStandardHelpOptions = true, description = {
         "Benchmark Titan against HAProxy (mode tcp) and nginx (stream) on loopback, side by side.",
         "Scenarios: validate l4-rps l4-connrate l4-throughput l4-latency l4-concurrency startup tunnel-rps tunnel-throughput",
-        "tunnel-concurrency (default: all)."})
+        "tunnel-concurrency proxy-clients (default: all)."})
 public final class BenchMain implements Callable<Integer> {
     static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup",
-            "tunnel-rps", "tunnel-throughput", "tunnel-concurrency");
+            "tunnel-rps", "tunnel-throughput", "tunnel-concurrency", "proxy-clients");
 
     @Parameters(arity = "0..*", description = "Scenarios to run.")
     List<String> scenarios = new ArrayList<>();
@@ -145,6 +145,7 @@ public final class BenchMain implements Callable<Integer> {
             case "startup" -> startup(sys, r);
             case "tunnel-rps" -> tunnelRps(sys, r, secs);
             case "tunnel-throughput" -> tunnelThroughput(sys, r, secs);
+            case "proxy-clients" -> proxyClients(sys, gen, r, secs);
             case "tunnel-concurrency" -> tunnelConcurrency(sys, gen, quick ? 1_000 : 10_000);
             default -> throw new IllegalStateException(s);
         }
@@ -265,6 +266,31 @@ public final class BenchMain implements Callable<Integer> {
             }
             measureRounds("tunnel-rps", List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs,
                     (p, d) -> wrk(sys, p, 100, d, false, p == Systems.TITAN_TUNNEL ? Systems.TUNNEL_HOST : null));
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    /**
+     * The load generator's SOCKS5 and HTTP CONNECT clients, through the peers the overlay will be
+     * compared with (microsocks, tinyproxy) and directly: closed loop, 100 keep-alive connections.
+     * Proves the clients work and records the peers' figures as a baseline.
+     */
+    private void proxyClients(Systems sys, LoadGen gen, int r, int secs) throws Exception {
+        List<Proc> procs = new ArrayList<>(sys.startForwardProxies());
+        InetSocketAddress backend = new InetSocketAddress("127.0.0.1", Systems.BACKEND);
+        try {
+            measureRounds("proxy-clients", List.of(Systems.DIRECT, Systems.MICROSOCKS, Systems.TINYPROXY), r, secs, (p, d) -> {
+                LoadGen.Via via = p == Systems.MICROSOCKS ? new LoadGen.Via("socks5", new InetSocketAddress("127.0.0.1", p.httpPort()))
+                        : p == Systems.TINYPROXY ? new LoadGen.Via("http", new InetSocketAddress("127.0.0.1", p.httpPort())) : null;
+                LoadGen.Result g = gen.closedLoop(backend, via, 100, Duration.ofSeconds(d));
+                Map<String, Double> v = new LinkedHashMap<>();
+                v.put("req_per_s", g.rps());
+                v.put("p50_ms", g.p50Us() / 1000);
+                v.put("p99_ms", g.p99Us() / 1000);
+                v.put("errors", (double) g.errors());
+                return v;
+            });
         } finally {
             procs.forEach(sys::stop);
         }

@@ -6,10 +6,17 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.handler.proxy.HttpProxyHandler;
+import io.netty.handler.proxy.ProxyHandler;
+import io.netty.handler.proxy.Socks5ProxyHandler;
+import io.netty.resolver.NoopAddressResolverGroup;
+import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -116,10 +123,34 @@ public final class LoadGen implements AutoCloseable {
         }, Math.max(0, delay), TimeUnit.NANOSECONDS);
     }
 
+    /**
+     * A proxy the load goes through: {@code socks5} (RFC 1928, no authentication) or {@code http}
+     * (an HTTP CONNECT tunnel); the proxy is asked to connect to the target, then the requests
+     * flow through it. Netty's proxy handlers do the handshakes.
+     */
+    public record Via(String protocol, InetSocketAddress proxy) {
+        public Via {
+            if (!protocol.equals("socks5") && !protocol.equals("http")) {
+                throw new IllegalArgumentException("proxy protocol must be socks5 or http, got " + protocol);
+            }
+        }
+
+        ProxyHandler handler() {
+            ProxyHandler h = protocol.equals("socks5") ? new Socks5ProxyHandler(proxy) : new HttpProxyHandler(proxy);
+            h.setConnectTimeoutMillis(5_000);
+            return h;
+        }
+    }
+
     /** Closed loop over keep-alive connections, like wrk: each connection sends its next request when the last answer is in. */
     public Result closedLoop(InetSocketAddress target, int connections, Duration duration) throws InterruptedException {
+        return closedLoop(target, null, connections, duration);
+    }
+
+    /** {@link #closedLoop(InetSocketAddress, int, Duration)} through a proxy ({@code via}; null: direct). */
+    public Result closedLoop(InetSocketAddress target, Via via, int connections, Duration duration) throws InterruptedException {
         Samples samples = new Samples(20_000_000);
-        List<Channel> channels = connect(target, connections, samples, true);
+        List<Channel> channels = connect(target, via, connections, samples, true);
         long end = System.nanoTime() + duration.toNanos();
         long start = System.nanoTime();
         for (Channel ch : channels) {
@@ -193,18 +224,41 @@ public final class LoadGen implements AutoCloseable {
     }
 
     private List<Channel> connect(InetSocketAddress target, int n, Samples samples, boolean keepAlive) throws InterruptedException {
+        return connect(target, null, n, samples, keepAlive);
+    }
+
+    private List<Channel> connect(InetSocketAddress target, Via via, int n, Samples samples, boolean keepAlive) throws InterruptedException {
         List<Channel> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            ChannelFuture f = bootstrap(transport.group().next(), new Client(samples, keepAlive)).connect(target).await();
+            Client client = new Client(samples, keepAlive);
+            ChannelHandler handler = via == null ? client : new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast("proxy", via.handler()).addLast("client", client);
+                }
+            };
+            Bootstrap b = bootstrap(transport.group().next(), handler);
+            if (via != null) {
+                b.resolver(NoopAddressResolverGroup.INSTANCE); // the proxy connects to the target
+            }
+            ChannelFuture f = b.connect(target).await();
             if (!f.isSuccess()) {
-                throw new IllegalStateException("cannot connect to " + target + ": " + f.cause());
+                throw new IllegalStateException("cannot connect to " + target + (via == null ? "" : " via " + via) + ": " + f.cause());
+            }
+            if (via != null) {
+                Future<Channel> tunnel = f.channel().pipeline().get(ProxyHandler.class).connectFuture().await();
+                if (!tunnel.isSuccess()) {
+                    f.channel().close();
+                    throw new IllegalStateException(via.protocol() + " proxy " + via.proxy() + " did not connect to " + target + ": "
+                            + tunnel.cause());
+                }
             }
             out.add(f.channel());
         }
         return out;
     }
 
-    private Bootstrap bootstrap(EventLoop loop, io.netty.channel.ChannelHandler handler) {
+    private Bootstrap bootstrap(EventLoop loop, ChannelHandler handler) {
         return new Bootstrap().group(loop).channel(transport.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)

@@ -83,6 +83,31 @@ final class Systems implements AutoCloseable {
         return p;
     }
 
+    /** microsocks (SOCKS5) and tinyproxy (HTTP CONNECT, allowed to the backend's port only), on the proxy cores. */
+    List<Proc> startForwardProxies() throws Exception {
+        Proc socks = Proc.start("microsocks", proxyCpus, dir.resolve("microsocks.log"),
+                List.of("microsocks", "-i", "127.0.0.1", "-p", Integer.toString(MICROSOCKS.httpPort())));
+        running.add(socks);
+        Path conf = dir.resolve("tinyproxy.conf");
+        Files.writeString(conf, """
+                User nobody
+                Group nogroup
+                Port %d
+                Listen 127.0.0.1
+                Timeout 600
+                MaxClients 1024
+                Allow 127.0.0.1
+                ConnectPort %d
+                DisableViaHeader Yes
+                LogLevel Critical
+                """.formatted(TINYPROXY.httpPort(), BACKEND));
+        Proc http = Proc.start("tinyproxy", proxyCpus, dir.resolve("tinyproxy.log"), List.of("tinyproxy", "-d", "-c", conf.toString()));
+        running.add(http);
+        Proc.awaitPort("microsocks", MICROSOCKS.httpPort(), 10_000);
+        Proc.awaitPort("tinyproxy", TINYPROXY.httpPort(), 10_000);
+        return List.of(socks, http);
+    }
+
     Proc start(Proxy proxy) throws Exception {
         Proc p = switch (proxy.name()) {
             case "titan" -> startTitan();
@@ -177,11 +202,14 @@ final class Systems implements AutoCloseable {
     static final int TITAN_TUNNEL_TCP = 18405;
     static final int SSH_R_TCP = 18406;
     static final int SSHD = 18422;
+    /** Peer forward proxies, as the overlay's ingress will be measured against: SOCKS5 and HTTP CONNECT. */
+    static final Proxy MICROSOCKS = new Proxy("microsocks", 18501, -1);
+    static final Proxy TINYPROXY = new Proxy("tinyproxy", 18502, -1);
 
     /** The fixed ports this runner listens on that something else already holds on 127.0.0.1. */
     static List<Integer> busyPorts() {
         List<Integer> busy = new ArrayList<>();
-        List<Integer> ports = new ArrayList<>(List.of(TITAN_TUNNEL_TCP, SSH_R_TCP, SSHD));
+        List<Integer> ports = new ArrayList<>(List.of(TITAN_TUNNEL_TCP, SSH_R_TCP, SSHD, MICROSOCKS.httpPort(), TINYPROXY.httpPort()));
         for (Proxy p : List.of(DIRECT, TITAN, HAPROXY, NGINX, TITAN_TUNNEL, SSH_R)) {
             ports.add(p.httpPort());
             ports.add(p.iperfPort());
