@@ -72,10 +72,7 @@ final class Report {
                 for (String peer : peers) {
                     List<Double> t = bySystem.get(subject);
                     List<Double> p = bySystem.get(peer);
-                    double ratio = t == null || p == null ? Double.NaN : Results.median(t) / Results.median(p);
-                    // 0 ÷ 0 (no errors on either side) or a missing side: no ratio to state
-                    sb.append(' ').append(Double.isNaN(ratio) || Double.isInfinite(ratio) ? "–" : String.format(Locale.ROOT, "%.2f", ratio))
-                            .append(" |");
+                    sb.append(' ').append(t == null || p == null ? "–" : Results.ratio(Results.median(t), Results.median(p))).append(" |");
                 }
                 sb.append('\n');
             });

@@ -56,6 +56,12 @@ final class Results {
         return out;
     }
 
+    /** {@code a / b} with two decimals, or "–" when there is no ratio to state (0 / 0, or a missing side). */
+    static String ratio(double a, double b) {
+        double r = a / b;
+        return Double.isNaN(r) || Double.isInfinite(r) ? "–" : String.format(Locale.ROOT, "%.2f", r);
+    }
+
     static String fmt(double v) {
         if (Double.isNaN(v)) {
             return "–";
@@ -77,7 +83,7 @@ final class Results {
             if (titan != null) {
                 for (String peer : List.of("haproxy", "nginx-stream")) {
                     if (sys.containsKey(peer)) {
-                        sb.append(String.format(Locale.ROOT, " | titan/%s %.2f", peer, median(titan) / median(sys.get(peer))));
+                        sb.append(" | titan/").append(peer).append(' ').append(ratio(median(titan), median(sys.get(peer))));
                     }
                 }
             }
