@@ -26,13 +26,16 @@ final class Keepalive extends ChannelInboundHandlerAdapter {
     private final long intervalNanos;
     private final long timeoutNanos;
     private final LongConsumer rttNanos;
+    private final Runnable onGoAway;
     private long lastAck = System.nanoTime();
     private ScheduledFuture<?> task;
 
-    Keepalive(Duration interval, Duration timeout, LongConsumer rttNanos) {
+    /** {@code onGoAway}: told on the tunnel's loop when the peer sends GOAWAY (it will take no new stream). */
+    Keepalive(Duration interval, Duration timeout, LongConsumer rttNanos, Runnable onGoAway) {
         this.intervalNanos = interval.toNanos();
         this.timeoutNanos = timeout.toNanos();
         this.rttNanos = rttNanos;
+        this.onGoAway = onGoAway;
     }
 
     @Override
@@ -61,6 +64,9 @@ final class Keepalive extends ChannelInboundHandlerAdapter {
                 rttNanos.accept(now - ping.content());
             }
             return; // the codec answers pings itself
+        }
+        if (msg instanceof Http2GoAwayFrame) {
+            onGoAway.run();
         }
         if (msg instanceof Http2SettingsFrame || msg instanceof Http2SettingsAckFrame || msg instanceof Http2GoAwayFrame
                 || msg instanceof Http2WindowUpdateFrame) { // connection-level frames the codec has already acted on

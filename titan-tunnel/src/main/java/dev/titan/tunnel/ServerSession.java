@@ -27,6 +27,7 @@ public final class ServerSession {
     private final AtomicLong streamsOpened = new AtomicLong();
     private volatile long rttNanos = -1;
     private volatile Http2FrameCodec codec;
+    private volatile boolean goAwayReceived;
 
     ServerSession(Channel channel, TunnelServerConfig.User user, TunnelProtocol.Auth auth, int maxStreams) {
         this.channel = channel;
@@ -65,10 +66,18 @@ public final class ServerSession {
         rttNanos = nanos;
     }
 
-    /** True while this tunnel takes new streams: open, below its stream limit, and not draining (no GOAWAY from the client). */
+    /**
+     * True while this tunnel takes new streams: open, below its stream limit, and not draining (no
+     * GOAWAY from the client). Asked from the users' event loops: the GOAWAY is noted in a volatile
+     * flag on the tunnel's loop, since the codec's own state is only safe to read there.
+     */
     boolean hasCapacity() {
-        Http2FrameCodec c = codec;
-        return channel.isActive() && activeStreams.get() < maxStreams && (c == null || !c.connection().goAwayReceived());
+        return !goAwayReceived && channel.isActive() && activeStreams.get() < maxStreams;
+    }
+
+    /** The client sent GOAWAY: no new streams on this tunnel. On the tunnel's loop. */
+    void goAwayReceived() {
+        goAwayReceived = true;
     }
 
     void codec(Http2FrameCodec codec) {

@@ -409,7 +409,7 @@ public final class TunnelClient implements AutoCloseable {
                 ch.pipeline().addLast("stream", new StreamAdapter()).addLast("open", new LocalOpen());
             }
         }));
-        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> rttNanos = rtt));
+        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> rttNanos = rtt, () -> { }));
         p.addLast("errors", new TunnelServer.TunnelErrors());
         p.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }

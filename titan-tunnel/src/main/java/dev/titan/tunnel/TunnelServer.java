@@ -649,7 +649,7 @@ public final class TunnelServer implements AutoCloseable {
         p.addLast("h2", codec);
         session.codec(codec);
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
-        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt));
+        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt, session::goAwayReceived));
         p.addLast("errors", new TunnelErrors());
         ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }
