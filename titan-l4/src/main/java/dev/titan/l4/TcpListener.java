@@ -7,6 +7,7 @@ import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.engine.ListenerHandle;
 import dev.titan.core.metrics.TitanMetrics;
 import dev.titan.core.net.Connector;
+import dev.titan.core.net.EarlyInput;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.netty.bootstrap.ServerBootstrap;
@@ -15,6 +16,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.group.ChannelGroup;
@@ -33,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * A TCP listener that forwards every accepted connection to an endpoint of its cluster: accept,
  * check limits, connect through the cluster (pool, balancer, retries), then relay both ways.
  * Reading from the client starts only once the upstream is connected, so early client bytes wait
- * in the kernel, not in memory.
+ * in the kernel, not in memory (unless the client has already sent its FIN: see {@link EarlyInput}).
  */
 public final class TcpListener implements ListenerHandle {
     private static final Logger log = LoggerFactory.getLogger(TcpListener.class);
@@ -64,7 +66,12 @@ public final class TcpListener implements ListenerHandle {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
-                .childHandler(forward);
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast("forward", forward).addLast(EarlyInput.NAME, new EarlyInput());
+                    }
+                });
         // each child option is a setsockopt per accepted connection: set only what differs from the socket's default
         if (!c.tcpNoDelay()) {
             b.childOption(ChannelOption.TCP_NODELAY, false); // Netty turns it on for every channel

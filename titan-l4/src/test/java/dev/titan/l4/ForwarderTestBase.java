@@ -145,6 +145,49 @@ abstract class ForwarderTestBase {
         }
     }
 
+    /**
+     * Clients that send their request and FIN at once, before the forwarder has its upstream
+     * connection (no pool: each one is dialled), then read an answer bigger than the socket
+     * buffers, slowly. The request, the FIN and the whole answer must get through: on epoll the
+     * request and FIN are read while auto-read is still off, and the answer needs the socket
+     * registered again afterwards.
+     */
+    @Test
+    void aRequestAndFinBeforeTheUpstreamIsUpGetTheirWholeAnswer() throws Exception {
+        int answer = 8 << 20;
+        TcpServer answerer = h.add(new TcpServer("answers-after-eof", s -> {
+            String request = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            OutputStream out = s.getOutputStream();
+            byte[] chunk = new byte[64 << 10];
+            java.util.Arrays.fill(chunk, (byte) request.length());
+            for (int sent = 0; sent < answer; sent += chunk.length) {
+                out.write(chunk);
+            }
+            s.shutdownOutput();
+        }));
+        h.start(QUIET + """
+                listeners: [ { name: fw, listen_addr: "127.0.0.1:0", cluster: c } ]
+                clusters:
+                """ + cluster("c", "pools: { strategy: { type: static, static: { size_per_remote: 0 } } }", answerer.endpoint()));
+        for (int i = 0; i < 10; i++) {
+            try (Socket s = new Socket()) {
+                s.connect(h.address("fw"));
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write("request".getBytes(StandardCharsets.US_ASCII));
+                s.shutdownOutput();
+                Thread.sleep(100); // the answer backs up into the forwarder
+                long got = 0;
+                byte[] buf = new byte[64 << 10];
+                InputStream in = s.getInputStream();
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    assertThat(buf[0]).as("the answerer saw the whole request").isEqualTo((byte) 7);
+                    got += n;
+                }
+                assertThat(got).as("answer %d arrived whole", i).isEqualTo(answer);
+            }
+        }
+    }
+
     @Test
     void halfCloseFromTheBackendKeepsTheClientsDirectionOpen() throws Exception {
         AtomicReference<String> received = new AtomicReference<>();

@@ -4,12 +4,15 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ByteProcessor;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -27,6 +30,8 @@ final class HttpIngress extends TimedHandshake {
     private final TunnelServer server;
     private final boolean secure;
     private boolean decided;
+    /** The end of the user's input, when it came while the stream was being opened: passed on after the head. */
+    private final List<Object> inputEnd = new ArrayList<>(2);
 
     /** {@code secure}: the connection came through TLS this server terminated (X-Forwarded-Proto: https). */
     HttpIngress(TunnelServer server, Duration headTimeout, boolean secure) {
@@ -38,6 +43,20 @@ final class HttpIngress extends TimedHandshake {
     @Override
     protected void timedOut(ChannelHandlerContext ctx) {
         // a client that never finishes its request head: closed (a 408 would invite slowloris to wait for it)
+    }
+
+    /**
+     * A FIN that arrives while the stream is being opened (on epoll it is read even with auto-read
+     * off) is kept for the relay: a client that sends its request and half-closes, as HTTP/1.0
+     * clients may, still gets its answer.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (decided && (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE)) {
+            inputEnd.add(evt);
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override
@@ -103,6 +122,10 @@ final class HttpIngress extends TimedHandshake {
         }
         ctx.fireChannelReadComplete();
         ctx.pipeline().remove(this); // anything read meanwhile follows, in order
+        for (Object end : inputEnd) {
+            ctx.fireUserEventTriggered(end);
+        }
+        inputEnd.clear();
     }
 
     /** A WebSocket upgrade on the tunnel path: answered with 101, then the connection is a tunnel (ws:// and wss://). */

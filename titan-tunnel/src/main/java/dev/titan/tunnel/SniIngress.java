@@ -3,12 +3,16 @@ package dev.titan.tunnel;
 import dev.titan.core.net.Connector;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.AbstractSniHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -22,6 +26,7 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
     private final TunnelServer server;
     private String clientId;
     private SslContext terminate;
+    private final List<Object> inputEnd = new ArrayList<>(2);
 
     SniIngress(TunnelServer server, Duration helloTimeout) {
         super(helloTimeout.toMillis());
@@ -47,6 +52,19 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         return p;
     }
 
+    /**
+     * A FIN that arrives while the stream is being opened (on epoll it is read even with reading
+     * suppressed) is kept for the relay, which gets it after the bytes before it.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (clientId != null && (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE)) {
+            inputEnd.add(evt);
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
     @Override
     protected void onLookupComplete(ChannelHandlerContext ctx, String hostname, Future<Http2StreamChannel> future) {
         if (terminate != null && future.isSuccess() && future.getNow() == null) {
@@ -65,5 +83,9 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
         server.relay(ctx.channel(), future.getNow(), clientId);
         ctx.pipeline().remove(this); // the buffered ClientHello goes on to the relay, then everything after it
+        for (Object end : inputEnd) {
+            ctx.fireUserEventTriggered(end);
+        }
+        inputEnd.clear();
     }
 }

@@ -3,30 +3,120 @@ package dev.titan.tunnel;
 import dev.titan.core.net.Relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Makes an HTTP/2 stream channel look like a socket to the {@link Relay}: DATA frames in become
  * bytes, bytes out become DATA frames, END_STREAM in becomes an input shutdown (the peer's FIN),
  * and the relay's {@link Relay#END_OF_OUTPUT} becomes END_STREAM out. HEADERS frames pass through
  * for the role handler; a RST_STREAM closes the channel.
+ *
+ * <p>Each tunnel keeps the set of its open streams (see {@link #track}). A stream that the tunnel's
+ * end left with frames queued behind paused reading stays open until its relay reads again, so
+ * that bytes which arrived before the end still reach their connection; only when the event loop
+ * itself is shutting down, and nothing will ever read them, are such streams closed with the tunnel.
  */
 final class StreamAdapter extends ChannelDuplexHandler {
+    private static final AttributeKey<Set<Channel>> STREAMS = AttributeKey.valueOf("titan.tunnel.streams");
+
     private boolean inputEnded;
     private boolean outputEnded;
+    /** The write of END_STREAM, once made (null while the output is open, or when it ended otherwise). */
+    private ChannelFuture endOfOutput;
+    private boolean closing;
+    /** The peer reset the stream with NO_ERROR: it has all it wants; what we would send is dropped. */
+    private boolean peerReadsNoMore;
+
+    /** Starts keeping {@code tunnel}'s streams (before its first stream opens). */
+    static void track(Channel tunnel) {
+        tunnel.attr(STREAMS).set(ConcurrentHashMap.newKeySet());
+        tunnel.closeFuture().addListener(f -> {
+            if (tunnel.eventLoop().isShuttingDown()) {
+                closeStreams(tunnel);
+            }
+        });
+    }
+
+    /**
+     * Closes every open stream of {@code tunnel} now, which releases the frames queued in them; their
+     * relays then close the connections on the other side. For a close that must not wait; returns
+     * when the streams are closed (or after a few seconds).
+     */
+    static void closeStreams(Channel tunnel) {
+        Set<Channel> streams = tunnel.attr(STREAMS).get();
+        if (streams == null) {
+            return;
+        }
+        List<ChannelFuture> closing = new ArrayList<>();
+        for (Channel stream : List.copyOf(streams)) {
+            closing.add(stream.close());
+        }
+        if (!tunnel.eventLoop().inEventLoop()) {
+            for (ChannelFuture f : closing) {
+                f.awaitUninterruptibly(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** The streams of {@code tunnel} that are open now (0 when it is not tracked). */
+    static int openStreams(Channel tunnel) {
+        Set<Channel> streams = tunnel.attr(STREAMS).get();
+        return streams == null ? 0 : streams.size();
+    }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        ctx.channel().attr(Relay.END_OF_OUTPUT_SUPPORTED).set(Boolean.TRUE);
-        ctx.channel().config().setRecvByteBufAllocator(StreamReads.INSTANCE);
+        Channel ch = ctx.channel();
+        ch.attr(Relay.END_OF_OUTPUT_SUPPORTED).set(Boolean.TRUE);
+        ch.config().setRecvByteBufAllocator(StreamReads.INSTANCE);
+        Set<Channel> streams = ch.parent() == null ? null : ch.parent().attr(STREAMS).get();
+        if (streams != null) {
+            streams.add(ch);
+            ch.closeFuture().addListener(f -> streams.remove(ch));
+        }
+    }
+
+    /**
+     * The peer reset the stream. Netty hands RST_STREAM over as an event, ahead of any DATA still
+     * queued behind paused reading, and otherwise closes the channel only once someone reads again.
+     * NO_ERROR is how a Titan peer says "my output is complete, I read no more" (RFC 9113, 8.1): what
+     * it sent before is delivered, and what we would still send is dropped. Any other code aborts:
+     * the stream closes now, queued DATA with it, and its relay closes the other side (after Netty
+     * has marked the stream closed, so that no RST_STREAM answers this one).
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2ResetFrame reset) {
+            outputEnded = true; // nothing more can be sent on a reset stream
+            if (reset.errorCode() == Http2Error.NO_ERROR.code()) {
+                peerReadsNoMore = true;
+            } else {
+                ctx.channel().eventLoop().execute(() -> ctx.close());
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -47,8 +137,6 @@ final class StreamAdapter extends ChannelDuplexHandler {
             if (headers.isEndStream()) {
                 endInput(ctx);
             }
-        } else if (msg instanceof Http2ResetFrame) {
-            ctx.close();
         } else {
             ReferenceCountUtil.release(msg);
         }
@@ -63,11 +151,16 @@ final class StreamAdapter extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        if (msg instanceof ByteBuf buf) {
+        if (peerReadsNoMore) {
+            ReferenceCountUtil.release(msg);
+            promise.trySuccess();
+        } else if (msg instanceof ByteBuf buf) {
             ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
         } else if (msg == Relay.END_OF_OUTPUT) {
             outputEnded = true;
-            ctx.write(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true), promise);
+            ChannelPromise p = promise.unvoid();
+            endOfOutput = p;
+            ctx.write(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true), p);
         } else {
             if (msg instanceof Http2HeadersFrame h && h.isEndStream()) {
                 outputEnded = true;
@@ -77,17 +170,36 @@ final class StreamAdapter extends ChannelDuplexHandler {
     }
 
     /**
-     * Closes gracefully: a stream closed with output still open would be reset, and a reset drops
-     * the DATA still queued behind HTTP/2 flow control. So END_STREAM goes first, and the stream
-     * closes once everything before it has been written.
+     * Closes gracefully. Closing a stream whose output is still open, or whose END_STREAM still
+     * waits behind HTTP/2 flow control, would reset it, and a reset drops the DATA queued before it:
+     * the end of a response that a service wrote just before closing its connection. So the output
+     * ends first (END_STREAM, unless it already went), and the stream closes once that has been
+     * written; if the peer is still sending, it is told to stop with RST_STREAM(NO_ERROR), which
+     * its side takes as a complete output, not an abort.
      */
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
-        if (outputEnded || !ctx.channel().isActive()) {
+        if (closing || !ctx.channel().isActive()) {
             ctx.close(promise);
             return;
         }
-        outputEnded = true;
-        ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true)).addListener(f -> ctx.close(promise));
+        closing = true;
+        if (!outputEnded) {
+            outputEnded = true;
+            endOfOutput = ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true));
+        }
+        ChannelFuture end = endOfOutput;
+        if (end == null) { // ended by a HEADERS frame with END_STREAM (a refusal), or reset by the peer
+            ctx.close(promise);
+            return;
+        }
+        end.addListener(f -> {
+            Http2FrameStream stream = ((Http2StreamChannel) ctx.channel()).stream();
+            if (f.isSuccess() && stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL) {
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR)).addListener(r -> ctx.close(promise));
+            } else {
+                ctx.close(promise);
+            }
+        });
     }
 }

@@ -106,6 +106,16 @@ public final class TunnelClient implements AutoCloseable {
         return connected.get();
     }
 
+    /** Streams open now in this client's tunnels (each a user connection to one of its services). */
+    public int activeStreams() {
+        int n = 0;
+        for (Slot s : slots) {
+            Channel ch = s.channel;
+            n += ch == null ? 0 : StreamAdapter.openStreams(ch);
+        }
+        return n;
+    }
+
     /**
      * Tunnels connected, streams served, bytes each way and the last PING round trip, labelled with
      * this client's id; returns the meters so that a replaced client's can be removed.
@@ -114,6 +124,8 @@ public final class TunnelClient implements AutoCloseable {
         String id = config.id();
         return List.of(Gauge.builder("titan_tunnel_client_connected", connected, AtomicInteger::get).tag("client", id)
                         .description("Tunnels this client holds open").register(registry),
+                Gauge.builder("titan_tunnel_client_streams_active", this, TunnelClient::activeStreams).tag("client", id)
+                        .description("Streams open in this client's tunnels").register(registry),
                 FunctionCounter.builder("titan_tunnel_client_streams", meters.streams, LongAdder::sum).tag("client", id)
                         .description("Streams the server opened to this client's services").register(registry),
                 FunctionCounter.builder("titan_tunnel_client_bytes", meters.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_service")
@@ -174,18 +186,22 @@ public final class TunnelClient implements AutoCloseable {
         }
     }
 
-    /** Closes every tunnel now (GOAWAY, then the connection, without waiting for open streams); see {@link #drain} for the graceful way. */
+    /**
+     * Closes every tunnel now (GOAWAY, then the connection, without waiting for open streams) and
+     * every stream with it; see {@link #drain} for the graceful way.
+     */
     @Override
     public void close() {
         closed = true;
         for (Slot s : slots) {
             Channel ch = s.channel;
-            if (ch != null) {
+            if (ch != null && ch.isOpen()) {
                 Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
                 if (codec != null) {
                     codec.gracefulShutdownTimeoutMillis(0);
                 }
                 ch.close().syncUninterruptibly();
+                StreamAdapter.closeStreams(ch); // those paused with bytes queued would otherwise wait for their relay
             }
         }
     }
@@ -403,6 +419,7 @@ public final class TunnelClient implements AutoCloseable {
         TunnelSettings s = config.settings();
         p.addLast("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", s.codec(true));
+        StreamAdapter.track(p.channel());
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {

@@ -3,6 +3,7 @@ package dev.titan.tunnel;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.limit.RateLimiter;
 import dev.titan.core.net.Connector;
+import dev.titan.core.net.EarlyInput;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.netty.buffer.ByteBuf;
@@ -14,6 +15,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.flush.FlushConsolidationHandler;
@@ -68,6 +72,9 @@ public final class TunnelServer implements AutoCloseable {
     private final Map<String, ClientMeters> clientMeters = new ConcurrentHashMap<>();
     private final Map<String, UserLimits> userLimits = new ConcurrentHashMap<>();
     private final AtomicInteger rotation = new AtomicInteger();
+    /** Every connection accepted on the tunnel port and the exposed ports while it is open: closed by {@link #close}. */
+    private final ChannelGroup accepted = new DefaultChannelGroup("tunnel-server-accepted", GlobalEventExecutor.INSTANCE);
+    private volatile boolean closed;
     private Channel server;
 
     public TunnelServer(TunnelServerConfig config, Transport transport) {
@@ -105,6 +112,7 @@ public final class TunnelServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        accepted.add(ch);
                         ch.pipeline().addLast("sniff", new PortSniffer(false));
                     }
                 })
@@ -443,10 +451,21 @@ public final class TunnelServer implements AutoCloseable {
     }
 
 
+    /**
+     * Stops accepting and closes every tunnel now, and with them every stream and user connection;
+     * see {@link #drain} for the graceful way. Returns once they are closed (at most a few seconds),
+     * so that nothing is left for event loops that are about to stop.
+     */
     @Override
-    /** Stops accepting and closes every tunnel now, open streams and all; see {@link #drain} for the graceful way. */
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        List<Channel> tunnels = allSessions().stream().map(ServerSession::channel).toList();
         drain(Duration.ZERO).join();
+        tunnels.forEach(StreamAdapter::closeStreams);
+        accepted.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 
     /**
@@ -648,6 +667,7 @@ public final class TunnelServer implements AutoCloseable {
         p.addLast("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", codec);
         session.codec(codec);
+        StreamAdapter.track(ctx.channel());
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
         p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt, session::goAwayReceived));
         p.addLast("errors", new TunnelErrors());
@@ -690,6 +710,7 @@ public final class TunnelServer implements AutoCloseable {
         final String clientId;
         final String service;
         final int port;
+        private final ExposedConnection exposed = new ExposedConnection();
         private volatile Channel channel;
         private volatile boolean closed;
 
@@ -703,7 +724,12 @@ public final class TunnelServer implements AutoCloseable {
                     .childOption(ChannelOption.AUTO_READ, false)
                     .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
-                    .childHandler(new ExposedConnection())
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast("expose", exposed).addLast(EarlyInput.NAME, new EarlyInput());
+                        }
+                    })
                     .bind(at).addListener(f -> {
                         if (!f.isSuccess()) {
                             log.warn("cannot expose {}/{} on {}: {}", clientId, service, HostPort.format(at), f.cause().getMessage());
@@ -733,6 +759,7 @@ public final class TunnelServer implements AutoCloseable {
             @Override
             public void channelActive(ChannelHandlerContext ctx) {
                 Channel user = ctx.channel();
+                accepted.add(user);
                 ServerSession s = pick(clientId);
                 if (s == null) {
                     log.debug("{}/{}: no tunnel connected, closing {}", clientId, service, user.remoteAddress());

@@ -44,9 +44,14 @@ class HttpExposureTest {
     private TunnelServer server;
     private final List<AutoCloseable> closing = new ArrayList<>();
 
+    /** NIO here; epoll in {@link EpollHttpExposureTest}. */
+    Transport.Kind kind() {
+        return Transport.Kind.NIO;
+    }
+
     @BeforeEach
     void setUp() {
-        transport = Transport.create(Transport.Kind.NIO, 2);
+        transport = Transport.create(kind(), 2);
         TunnelServerConfig.User user = new TunnelServerConfig.User("id1", SECRET.getBytes(StandardCharsets.UTF_8), List.of(),
                 List.of("127.0.0.1", "*.custom.test"), 4);
         server = new TunnelServer(new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1", List.of(user),
@@ -114,6 +119,40 @@ class HttpExposureTest {
         assertThat(response).as("the proto of the hop the request arrived on, not the user's claim")
                 .contains("X-Forwarded-Proto: http\r\n").doesNotContain("https");
         assertThat(response).contains("X-Forwarded-Host: id1.tunnel.test:8080\r\n");
+    }
+
+    /**
+     * A client that sends its request and half-closes at once, as HTTP/1.0 clients may, while the
+     * stream is still being opened: the request, its end and the whole answer get through. The
+     * service answers only once it has read to the end of input, and more than socket buffers hold.
+     */
+    @Test
+    void aRequestFollowedByItsFinGetsItsWholeAnswer() throws Exception {
+        int answer = 4 << 20;
+        TestServers.TcpServer web = new TestServers.TcpServer("answers-after-eof", sock -> {
+            String request = new String(sock.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            sock.getOutputStream().write(("HTTP/1.0 200 OK\r\nContent-Length: " + answer + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] chunk = new byte[64 << 10];
+            java.util.Arrays.fill(chunk, (byte) (request.startsWith("GET /half-closed HTTP/1.0") ? 'y' : 'n'));
+            for (int sent = 0; sent < answer; sent += chunk.length) {
+                sock.getOutputStream().write(chunk);
+            }
+        });
+        closing.add(web);
+        connect(TunnelClientConfig.LocalService.http("web", web.address(), List.of()));
+        for (int i = 0; i < 10; i++) {
+            try (Socket s = new Socket("127.0.0.1", server.address().getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write("GET /half-closed HTTP/1.0\r\nHost: id1.tunnel.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                s.shutdownOutput();
+                Thread.sleep(50); // the answer backs up
+                byte[] all = s.getInputStream().readAllBytes();
+                String text = new String(all, StandardCharsets.ISO_8859_1);
+                assertThat(text).as("answer %d", i).startsWith("HTTP/1.0 200");
+                assertThat(all.length - text.indexOf("\r\n\r\n") - 4).as("body bytes of answer %d", i).isEqualTo(answer);
+                assertThat(text).as("the service saw the request whole").endsWith("y");
+            }
+        }
     }
 
     @Test

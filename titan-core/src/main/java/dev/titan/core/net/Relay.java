@@ -108,9 +108,23 @@ public final class Relay {
         ChannelFutureListener onClose = f -> r.onClosed(f.channel());
         a.closeFuture().addListener(onClose);
         b.closeFuture().addListener(onClose);
+        replayEarlyInput(a);
+        replayEarlyInput(b);
         a.config().setAutoRead(true);
         b.config().setAutoRead(true);
         return r;
+    }
+
+    /** What {@code ch} received before the relay was there (see {@link EarlyInput}) goes first, on ch's loop. */
+    private static void replayEarlyInput(Channel ch) {
+        if (ch.pipeline().get(EarlyInput.NAME) == null) {
+            return;
+        }
+        if (ch.eventLoop().inEventLoop()) {
+            EarlyInput.replay(ch);
+        } else {
+            ch.eventLoop().execute(() -> EarlyInput.replay(ch));
+        }
     }
 
     private Side sideA;

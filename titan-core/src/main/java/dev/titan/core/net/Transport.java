@@ -45,7 +45,7 @@ public final class Transport implements AutoCloseable {
 
     private Transport(Kind kind, int threads) {
         this.kind = kind;
-        IoHandlerFactory factory = kind == Kind.EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        IoHandlerFactory factory = kind == Kind.EPOLL ? KeepEpollRegistration.wrap(EpollIoHandler.newFactory()) : NioIoHandler.newFactory();
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         this.group = new MultiThreadIoEventLoopGroup(n, new DefaultThreadFactory("titan-" + kind.name().toLowerCase(Locale.ROOT), true),
                 factory);
