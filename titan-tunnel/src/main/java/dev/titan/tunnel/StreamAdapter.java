@@ -21,6 +21,7 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,10 +33,11 @@ import java.util.concurrent.TimeUnit;
  * and the relay's {@link Relay#END_OF_OUTPUT} becomes END_STREAM out. HEADERS frames pass through
  * for the role handler; a RST_STREAM closes the channel.
  *
- * <p>Each tunnel keeps the set of its open streams (see {@link #track}). A stream that the tunnel's
- * end left with frames queued behind paused reading stays open until its relay reads again, so
- * that bytes which arrived before the end still reach their connection; only when the event loop
- * itself is shutting down, and nothing will ever read them, are such streams closed with the tunnel.
+ * <p>A tunnel server or client keeps the set of its open streams (see {@link #track}), whatever
+ * tunnel they came on. A stream whose tunnel ended with frames queued behind paused reading stays
+ * open until its relay reads again, so that bytes which arrived before the end still reach their
+ * connection; {@link #closeStreams} ends them all when their owner closes, and a tunnel that ends
+ * while its event loop shuts down (nothing will ever read them) closes its own.
  */
 final class StreamAdapter extends ChannelDuplexHandler {
     private static final AttributeKey<Set<Channel>> STREAMS = AttributeKey.valueOf("titan.tunnel.streams");
@@ -48,41 +50,31 @@ final class StreamAdapter extends ChannelDuplexHandler {
     /** The peer reset the stream with NO_ERROR: it has all it wants; what we would send is dropped. */
     private boolean peerReadsNoMore;
 
-    /** Starts keeping {@code tunnel}'s streams (before its first stream opens). */
-    static void track(Channel tunnel) {
-        tunnel.attr(STREAMS).set(ConcurrentHashMap.newKeySet());
+    /** Keeps {@code tunnel}'s streams, from its first, in {@code streams} (its owner's set) while they are open. */
+    static void track(Channel tunnel, Set<Channel> streams) {
+        tunnel.attr(STREAMS).set(streams);
         tunnel.closeFuture().addListener(f -> {
             if (tunnel.eventLoop().isShuttingDown()) {
-                closeStreams(tunnel);
+                closeStreams(streams.stream().filter(s -> s.parent() == tunnel).toList());
             }
         });
     }
 
     /**
-     * Closes every open stream of {@code tunnel} now, which releases the frames queued in them; their
-     * relays then close the connections on the other side. For a close that must not wait; returns
-     * when the streams are closed (or after a few seconds).
+     * Closes {@code streams} now, which releases the frames queued in them; their relays then close
+     * the connections on the other side. For a close that must not wait; returns when they are
+     * closed (or after a few seconds) unless called on an event loop.
      */
-    static void closeStreams(Channel tunnel) {
-        Set<Channel> streams = tunnel.attr(STREAMS).get();
-        if (streams == null) {
-            return;
-        }
+    static void closeStreams(Collection<Channel> streams) {
         List<ChannelFuture> closing = new ArrayList<>();
         for (Channel stream : List.copyOf(streams)) {
             closing.add(stream.close());
         }
-        if (!tunnel.eventLoop().inEventLoop()) {
-            for (ChannelFuture f : closing) {
+        for (ChannelFuture f : closing) {
+            if (!f.channel().eventLoop().inEventLoop()) {
                 f.awaitUninterruptibly(5, TimeUnit.SECONDS);
             }
         }
-    }
-
-    /** The streams of {@code tunnel} that are open now (0 when it is not tracked). */
-    static int openStreams(Channel tunnel) {
-        Set<Channel> streams = tunnel.attr(STREAMS).get();
-        return streams == null ? 0 : streams.size();
     }
 
     @Override

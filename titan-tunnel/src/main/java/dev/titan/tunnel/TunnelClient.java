@@ -35,7 +35,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -67,6 +69,8 @@ public final class TunnelClient implements AutoCloseable {
     private final List<Server> servers;
     private final TunnelClientConfig.Tls tls;
     private final Slot[] slots;
+    /** Streams open in any of this client's tunnels. */
+    private final Set<Channel> streams = ConcurrentHashMap.newKeySet();
     private final AtomicInteger connected = new AtomicInteger();
     private final AtomicInteger pendingOpens = new AtomicInteger();
     private final ClientMeters meters = new ClientMeters();
@@ -108,12 +112,7 @@ public final class TunnelClient implements AutoCloseable {
 
     /** Streams open now in this client's tunnels (each a user connection to one of its services). */
     public int activeStreams() {
-        int n = 0;
-        for (Slot s : slots) {
-            Channel ch = s.channel;
-            n += ch == null ? 0 : StreamAdapter.openStreams(ch);
-        }
-        return n;
+        return streams.size();
     }
 
     /**
@@ -201,9 +200,9 @@ public final class TunnelClient implements AutoCloseable {
                     codec.gracefulShutdownTimeoutMillis(0);
                 }
                 ch.close().syncUninterruptibly();
-                StreamAdapter.closeStreams(ch); // those paused with bytes queued would otherwise wait for their relay
             }
         }
+        StreamAdapter.closeStreams(streams); // those paused with bytes queued would otherwise wait for their relay
     }
 
     /**
@@ -419,7 +418,7 @@ public final class TunnelClient implements AutoCloseable {
         TunnelSettings s = config.settings();
         p.addLast("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", s.codec(true));
-        StreamAdapter.track(p.channel());
+        StreamAdapter.track(p.channel(), streams);
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {

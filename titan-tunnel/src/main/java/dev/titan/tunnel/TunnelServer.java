@@ -39,6 +39,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -75,6 +76,8 @@ public final class TunnelServer implements AutoCloseable {
     /** Every connection accepted on the tunnel port and the exposed ports while it is open: closed by {@link #close}. */
     private final ChannelGroup accepted = new DefaultChannelGroup("tunnel-server-accepted", GlobalEventExecutor.INSTANCE);
     private volatile boolean closed;
+    /** Streams open in any of this server's tunnels. */
+    private final Set<Channel> streams = ConcurrentHashMap.newKeySet();
     private Channel server;
 
     public TunnelServer(TunnelServerConfig config, Transport transport) {
@@ -462,9 +465,8 @@ public final class TunnelServer implements AutoCloseable {
             return;
         }
         closed = true;
-        List<Channel> tunnels = allSessions().stream().map(ServerSession::channel).toList();
         drain(Duration.ZERO).join();
-        tunnels.forEach(StreamAdapter::closeStreams);
+        StreamAdapter.closeStreams(streams); // also those of tunnels that ended earlier, paused with bytes queued
         accepted.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 
@@ -667,7 +669,7 @@ public final class TunnelServer implements AutoCloseable {
         p.addLast("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", codec);
         session.codec(codec);
-        StreamAdapter.track(ctx.channel());
+        StreamAdapter.track(ctx.channel(), streams);
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
         p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt, session::goAwayReceived));
         p.addLast("errors", new TunnelErrors());

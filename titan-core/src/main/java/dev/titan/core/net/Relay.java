@@ -241,6 +241,13 @@ public final class Relay {
             if (!peer.isWritable()) {
                 // the peer is backed up: stop reading until it drains (channelWritabilityChanged)
                 ctx.channel().config().setAutoRead(false);
+                // The peer may live on another event loop and have drained, and sent its "writable"
+                // (which turns our reading back on) between the check above and the pause: then
+                // nothing would resume us, and with the same on the other side both directions
+                // stall for good. So look again after pausing.
+                if (peer.isWritable() && !throttled) {
+                    ctx.channel().config().setAutoRead(true);
+                }
             }
         }
 
