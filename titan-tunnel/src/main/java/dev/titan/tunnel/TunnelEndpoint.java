@@ -1,10 +1,10 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.config.HostPort;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import java.util.Locale;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -40,40 +40,27 @@ public record TunnelEndpoint(String transport, String host, InetSocketAddress ad
         return defaultPort ? h : h + ":" + port;
     }
 
+    /** The transports and their default ports (-1: none, the port must be given). */
+    private static final Map<String, Integer> TRANSPORTS = orderedMap("tcp", -1, "tls", 443, "ws", 80, "wss", 443);
+
     /** Parses and resolves {@code text}; a bare {@code host:port} means tcp. */
     public static TunnelEndpoint parse(String text) {
-        String t = text.contains("://") ? text : "tcp://" + text;
-        int sep = t.indexOf("://");
-        String transport = t.substring(0, sep).toLowerCase(Locale.ROOT);
-        String rest = t.substring(sep + 3);
-        String path = null;
-        int slash = rest.indexOf('/');
-        if (slash >= 0) {
-            path = rest.substring(slash);
-            rest = rest.substring(0, slash);
-        }
-        int defaultPort = switch (transport) {
-            case "tcp" -> -1;
-            case "tls", "wss" -> 443;
-            case "ws" -> 80;
-            default -> throw new IllegalArgumentException("'" + text + "': the transport must be tcp, tls, ws or wss, got " + transport);
-        };
-        if (path != null && !transport.startsWith("ws")) {
+        SchemeAddress a = SchemeAddress.parse(text.contains("://") ? text : "tcp://" + text, TRANSPORTS);
+        boolean websocket = a.scheme().startsWith("ws");
+        if (a.path() != null && !websocket) {
             throw new IllegalArgumentException("'" + text + "': only ws:// and wss:// take a path");
         }
-        if (transport.startsWith("ws") && (path == null || path.equals("/"))) {
-            path = WebSockets.DEFAULT_PATH;
+        String path = websocket && (a.path() == null || a.path().equals("/")) ? WebSockets.DEFAULT_PATH : a.path();
+        return new TunnelEndpoint(a.scheme(), a.host(), a.address(), path);
+    }
+
+    /** A map that keeps the order the pairs are given in (for error messages). */
+    static Map<String, Integer> orderedMap(Object... pairs) {
+        Map<String, Integer> m = new LinkedHashMap<>();
+        for (int i = 0; i < pairs.length; i += 2) {
+            m.put((String) pairs[i], (Integer) pairs[i + 1]);
         }
-        HostPort.Parsed p = HostPort.parse(rest);
-        int port = p.port() >= 0 ? p.port() : defaultPort;
-        if (port <= 0) {
-            throw new IllegalArgumentException("'" + text + "': a port is required");
-        }
-        try {
-            return new TunnelEndpoint(transport, p.host(), new InetSocketAddress(InetAddress.getByName(p.host()), port), path);
-        } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("'" + text + "': unknown host " + p.host());
-        }
+        return Collections.unmodifiableMap(m);
     }
 
     @Override

@@ -4,9 +4,7 @@ import dev.titan.core.config.ConfigNode;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.SectionReader;
 import dev.titan.core.limit.RateLimiter;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -237,30 +235,11 @@ public final class TunnelSections {
 
     /** {@code scheme://host[:port]}: tcp, http (port 80 by default) or tls (passthrough by SNI, port 443 by default). */
     record Target(String scheme, InetSocketAddress address) {
+        private static final Map<String, Integer> SCHEMES = TunnelEndpoint.orderedMap("tcp", -1, "http", 80, "tls", 443);
+
         static Target parse(String text) {
-            int sep = text.indexOf("://");
-            if (sep < 0) {
-                throw new IllegalArgumentException("'" + text + "': expected tcp://host:port or http://host[:port]");
-            }
-            String scheme = text.substring(0, sep).toLowerCase(Locale.ROOT);
-            String rest = text.substring(sep + 3);
-            int slash = rest.indexOf('/');
-            if (slash >= 0) {
-                rest = rest.substring(0, slash);
-            }
-            if (!scheme.equals("tcp") && !scheme.equals("http") && !scheme.equals("tls")) {
-                throw new IllegalArgumentException("'" + text + "': scheme must be tcp, http or tls, got " + scheme);
-            }
-            HostPort.Parsed p = HostPort.parse(rest);
-            int port = p.port() >= 0 ? p.port() : scheme.equals("http") ? 80 : scheme.equals("tls") ? 443 : -1;
-            if (port <= 0) {
-                throw new IllegalArgumentException("'" + text + "': a port is required");
-            }
-            try {
-                return new Target(scheme, new InetSocketAddress(InetAddress.getByName(p.host()), port));
-            } catch (UnknownHostException e) {
-                throw new IllegalArgumentException("'" + text + "': unknown host " + p.host());
-            }
+            SchemeAddress a = SchemeAddress.parse(text, SCHEMES);
+            return new Target(a.scheme(), a.address());
         }
     }
 }
