@@ -1,16 +1,11 @@
 package dev.titan.l4;
 
 import dev.titan.core.net.Transport;
-import io.netty.channel.epoll.Epoll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.condition.EnabledIf;
 
+/** Every forwarder test on the epoll transport (what production uses on Linux). */
+@EnabledIf(value = "io.netty.channel.epoll.Epoll#isAvailable", disabledReason = "epoll is not available here")
 class EpollForwarderTest extends ForwarderTestBase {
-    @BeforeAll
-    static void needsEpoll() {
-        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll is not available here");
-    }
-
     @Override
     Transport.Kind kind() {
         return Transport.Kind.EPOLL;

@@ -4,15 +4,12 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ByteProcessor;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -30,8 +27,7 @@ final class HttpIngress extends TimedHandshake {
     private final TunnelServer server;
     private final boolean secure;
     private boolean decided;
-    /** The end of the user's input, when it came while the stream was being opened: passed on after the head. */
-    private final List<Object> inputEnd = new ArrayList<>(2);
+    private final HeldInputEnd inputEnd = new HeldInputEnd();
 
     /** {@code secure}: the connection came through TLS this server terminated (X-Forwarded-Proto: https). */
     HttpIngress(TunnelServer server, Duration headTimeout, boolean secure) {
@@ -45,18 +41,12 @@ final class HttpIngress extends TimedHandshake {
         // a client that never finishes its request head: closed (a 408 would invite slowloris to wait for it)
     }
 
-    /**
-     * A FIN that arrives while the stream is being opened (on epoll it is read even with auto-read
-     * off) is kept for the relay: a client that sends its request and half-closes, as HTTP/1.0
-     * clients may, still gets its answer.
-     */
+    /** A FIN while the stream is being opened waits for the relay (HTTP/1.0 clients may half-close after the request). */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-        if (decided && (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE)) {
-            inputEnd.add(evt);
-            return;
+        if (!(decided && inputEnd.hold(evt))) {
+            super.userEventTriggered(ctx, evt);
         }
-        super.userEventTriggered(ctx, evt);
     }
 
     @Override
@@ -122,10 +112,7 @@ final class HttpIngress extends TimedHandshake {
         }
         ctx.fireChannelReadComplete();
         ctx.pipeline().remove(this); // anything read meanwhile follows, in order
-        for (Object end : inputEnd) {
-            ctx.fireUserEventTriggered(end);
-        }
-        inputEnd.clear();
+        inputEnd.passOn(ctx);
     }
 
     /** A WebSocket upgrade on the tunnel path: answered with 101, then the connection is a tunnel (ws:// and wss://). */

@@ -3,16 +3,12 @@ package dev.titan.tunnel;
 import dev.titan.core.net.Connector;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.AbstractSniHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -26,7 +22,7 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
     private final TunnelServer server;
     private String clientId;
     private SslContext terminate;
-    private final List<Object> inputEnd = new ArrayList<>(2);
+    private final HeldInputEnd inputEnd = new HeldInputEnd();
 
     SniIngress(TunnelServer server, Duration helloTimeout) {
         super(helloTimeout.toMillis());
@@ -52,17 +48,12 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         return p;
     }
 
-    /**
-     * A FIN that arrives while the stream is being opened (on epoll it is read even with reading
-     * suppressed) is kept for the relay, which gets it after the bytes before it.
-     */
+    /** A FIN while the stream is being opened waits for the relay, after the bytes before it. */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-        if (clientId != null && (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE)) {
-            inputEnd.add(evt);
-            return;
+        if (!(clientId != null && inputEnd.hold(evt))) {
+            super.userEventTriggered(ctx, evt);
         }
-        super.userEventTriggered(ctx, evt);
     }
 
     @Override
@@ -83,9 +74,6 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
         server.relay(ctx.channel(), future.getNow(), clientId);
         ctx.pipeline().remove(this); // the buffered ClientHello goes on to the relay, then everything after it
-        for (Object end : inputEnd) {
-            ctx.fireUserEventTriggered(end);
-        }
-        inputEnd.clear();
+        inputEnd.passOn(ctx);
     }
 }

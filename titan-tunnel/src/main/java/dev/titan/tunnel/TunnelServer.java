@@ -729,6 +729,7 @@ public final class TunnelServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
+                            accepted.add(ch);
                             ch.pipeline().addLast("expose", exposed).addLast(EarlyInput.NAME, new EarlyInput());
                         }
                     })
@@ -761,7 +762,6 @@ public final class TunnelServer implements AutoCloseable {
             @Override
             public void channelActive(ChannelHandlerContext ctx) {
                 Channel user = ctx.channel();
-                accepted.add(user);
                 ServerSession s = pick(clientId);
                 if (s == null) {
                     log.debug("{}/{}: no tunnel connected, closing {}", clientId, service, user.remoteAddress());

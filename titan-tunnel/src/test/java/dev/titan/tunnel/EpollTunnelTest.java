@@ -1,19 +1,11 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.net.Transport;
-import io.netty.channel.epoll.Epoll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
 
-/** Every tunnel test again on the epoll transport. */
+/** Every tunnel test again on the epoll transport (what production uses on Linux). */
+@EnabledIf(value = "io.netty.channel.epoll.Epoll#isAvailable", disabledReason = "epoll is not available here")
 class EpollTunnelTest extends TunnelTest {
-    @BeforeAll
-    static void needsEpoll() {
-        Assumptions.assumeTrue(Epoll.isAvailable(), "epoll is not available here");
-    }
-
     @Override
     Transport.Kind kind() {
         return Transport.Kind.EPOLL;

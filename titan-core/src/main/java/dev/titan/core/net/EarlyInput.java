@@ -26,6 +26,11 @@ public final class EarlyInput extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Object> held = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
 
+    /** Whether {@code evt} is the end of a channel's input (the peer's FIN). */
+    public static boolean isEndOfInput(Object evt) {
+        return evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE;
+    }
+
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
@@ -43,7 +48,7 @@ public final class EarlyInput extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE) {
+        if (isEndOfInput(evt)) {
             held.add(evt);
             return;
         }
@@ -61,17 +66,24 @@ public final class EarlyInput extends ChannelInboundHandlerAdapter {
         ctx.fireChannelInactive();
     }
 
-    /** Hands what {@code ch} received early to the handlers after this one (the relay's), and steps aside. On ch's loop. */
+    /**
+     * Hands what {@code ch} received early, if it has this handler, to the handlers after it (the
+     * relay's), and steps aside; on ch's loop, in order with what the caller does to ch next.
+     */
     static void replay(Channel ch) {
         if (ch.pipeline().get(NAME) instanceof EarlyInput early) {
-            early.replay();
+            if (ch.eventLoop().inEventLoop()) {
+                early.replay();
+            } else {
+                ch.eventLoop().execute(early::replay);
+            }
         }
     }
 
     private void replay() {
         boolean read = false;
         for (Object o; (o = held.poll()) != null; ) {
-            if (o == ChannelInputShutdownEvent.INSTANCE || o == ChannelInputShutdownReadComplete.INSTANCE) {
+            if (isEndOfInput(o)) {
                 if (read) {
                     ctx.fireChannelReadComplete();
                     read = false;

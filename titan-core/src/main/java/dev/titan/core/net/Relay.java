@@ -9,8 +9,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -108,23 +106,11 @@ public final class Relay {
         ChannelFutureListener onClose = f -> r.onClosed(f.channel());
         a.closeFuture().addListener(onClose);
         b.closeFuture().addListener(onClose);
-        replayEarlyInput(a);
-        replayEarlyInput(b);
+        EarlyInput.replay(a); // what they received before the relay was there goes first
+        EarlyInput.replay(b);
         a.config().setAutoRead(true);
         b.config().setAutoRead(true);
         return r;
-    }
-
-    /** What {@code ch} received before the relay was there (see {@link EarlyInput}) goes first, on ch's loop. */
-    private static void replayEarlyInput(Channel ch) {
-        if (ch.pipeline().get(EarlyInput.NAME) == null) {
-            return;
-        }
-        if (ch.eventLoop().inEventLoop()) {
-            EarlyInput.replay(ch);
-        } else {
-            ch.eventLoop().execute(() -> EarlyInput.replay(ch));
-        }
     }
 
     private Side sideA;
@@ -263,7 +249,7 @@ public final class Relay {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt == ChannelInputShutdownEvent.INSTANCE || evt == ChannelInputShutdownReadComplete.INSTANCE) {
+            if (EarlyInput.isEndOfInput(evt)) {
                 if (inputDone) {
                     return;
                 }
