@@ -13,10 +13,14 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -33,12 +37,16 @@ public final class EndpointPool {
     /** A banner larger than this from a pooled connection makes it unusable; it is closed. */
     static final int MAX_EARLY_BYTES = 64 * 1024;
 
-    private final InetSocketAddress address;
-    private final Connector connector;
+    private final Dialer dialer;
     private final EventLoopGroup loops;
     private final Clock clock;
     private volatile ClusterConfig.Pools config;
-    private final Deque<Pooled> idle = new ArrayDeque<>();
+    /**
+     * Idle connections by the loop they live on: a lease is only ever taken by that loop, so it finds
+     * its own at the head of its queue, never scanning past another loop's.
+     */
+    private final Map<EventLoop, Deque<Pooled>> idle = new ConcurrentHashMap<>();
+    private final AtomicInteger idleCount = new AtomicInteger();
     private final AtomicInteger connecting = new AtomicInteger();
     private final AtomicInteger inUse = new AtomicInteger();
     private final AtomicInteger peakInWindow = new AtomicInteger();
@@ -51,8 +59,12 @@ public final class EndpointPool {
     private volatile boolean closed;
 
     public EndpointPool(InetSocketAddress address, Connector connector, EventLoopGroup loops, ClusterConfig.Pools config, Clock clock) {
-        this.address = address;
-        this.connector = connector;
+        this((loop, timeout) -> connector.connect(address, loop, timeout), loops, config, clock);
+    }
+
+    /** A pool whose connections come from {@code dialer} (the benchmarks measure the pool alone this way). */
+    public EndpointPool(Dialer dialer, EventLoopGroup loops, ClusterConfig.Pools config, Clock clock) {
+        this.dialer = dialer;
         this.loops = loops;
         this.config = config;
         this.clock = clock;
@@ -61,6 +73,12 @@ public final class EndpointPool {
 
     private static int initialTarget(ClusterConfig.Pools c) {
         return c.strategy().equals("static") ? c.sizePerRemote() : c.minSize();
+    }
+
+    /** Opens one connection to the endpoint, registered on {@code loop}. */
+    @FunctionalInterface
+    public interface Dialer {
+        ChannelFuture dial(EventLoop loop, Duration timeout);
     }
 
     public void reconfigure(ClusterConfig.Pools config) {
@@ -81,21 +99,20 @@ public final class EndpointPool {
      * thread); null when none is ready (a miss: the caller dials). Counts hits and misses.
      */
     public Lease acquire(EventLoop loop) {
-        Pooled chosen = null;
-        synchronized (idle) {
-            for (Iterator<Pooled> it = idle.iterator(); it.hasNext(); ) {
-                Pooled p = it.next();
-                if (!p.channel.isActive()) {
-                    it.remove();
-                } else if (p.channel.eventLoop() == loop) {
-                    // only connections of the caller's loop: handing over never waits on another loop
-                    chosen = p;
-                    it.remove();
-                    break;
-                }
+        Lease lease = null;
+        Deque<Pooled> own = idle.get(loop);
+        // only connections of the caller's loop: handing over never waits on another loop
+        while (own != null && lease == null) {
+            Pooled p;
+            synchronized (own) {
+                p = own.pollFirst();
             }
+            if (p == null) {
+                break;
+            }
+            idleCount.decrementAndGet();
+            lease = p.detach(); // null when it broke: it is closed and the next one is tried
         }
-        Lease lease = chosen == null ? null : chosen.guard.detach();
         if (lease == null) {
             misses.incrementAndGet();
         } else {
@@ -130,7 +147,7 @@ public final class EndpointPool {
 
     private void dialOne(EventLoop loop) {
         connecting.incrementAndGet();
-        ChannelFuture f = connector.connect(address, loop, config.dialTimeout());
+        ChannelFuture f = dialer.dial(loop, config.dialTimeout());
         f.addListener(done -> {
             if (!done.isSuccess()) {
                 connecting.decrementAndGet();
@@ -142,19 +159,22 @@ public final class EndpointPool {
                 ch.close();
                 return;
             }
+            // on the channel's loop: its close, if any, comes after this task (to the guard, which forgets it)
             Pooled p = new Pooled(ch, clock.nanos());
-            ch.pipeline().addLast("pool-guard", p.guard);
-            ch.config().setAutoRead(true);
-            synchronized (idle) {
-                idle.addLast(p);
+            ch.pipeline().addLast("pool-guard", p);
+            if (!ch.isActive()) {
+                connecting.decrementAndGet();
+                ch.close();
+                return;
             }
+            Deque<Pooled> own = idle.computeIfAbsent(ch.eventLoop(), l -> new ArrayDeque<>());
+            synchronized (own) {
+                own.addLast(p);
+            }
+            idleCount.incrementAndGet();
             // only now: a refill in between must count this connection as idle or connecting, never as neither
             connecting.decrementAndGet();
-            ch.closeFuture().addListener(c -> {
-                synchronized (idle) {
-                    idle.remove(p);
-                }
-            });
+            ch.config().setAutoRead(true);
         });
     }
 
@@ -185,20 +205,24 @@ public final class EndpointPool {
         long now = clock.nanos();
         long maxIdle = c.idleTimeout().toNanos();
         int excess = idleCount() - target;
-        List<Pooled> drop = new java.util.ArrayList<>();
-        synchronized (idle) {
-            for (Iterator<Pooled> it = idle.iterator(); it.hasNext(); ) {
-                Pooled p = it.next();
-                boolean stale = now - p.since >= maxIdle;
-                if (stale || excess > 0 || !p.channel.isActive()) {
-                    it.remove();
-                    drop.add(p);
-                    if (!stale) {
-                        excess--;
+        List<Pooled> drop = new ArrayList<>();
+        for (Deque<Pooled> own : idle.values()) {
+            synchronized (own) {
+                for (Iterator<Pooled> it = own.iterator(); it.hasNext(); ) {
+                    Pooled p = it.next();
+                    boolean stale = now - p.since >= maxIdle;
+                    if (stale || excess > 0) {
+                        it.remove();
+                        drop.add(p);
+                        if (!stale) {
+                            excess--;
+                        }
                     }
                 }
             }
         }
+        idleCount.addAndGet(-drop.size());
+        // outside the locks: a close runs the channel's handlers at once when on its own loop
         drop.forEach(p -> p.channel.close());
         refill();
     }
@@ -206,19 +230,20 @@ public final class EndpointPool {
     /** Closes every idle connection and stops refilling; connections in use are not touched. */
     public void close() {
         closed = true;
-        List<Pooled> all;
-        synchronized (idle) {
-            all = List.copyOf(idle);
-            idle.clear();
+        List<Pooled> all = new ArrayList<>();
+        for (Deque<Pooled> own : idle.values()) {
+            synchronized (own) {
+                all.addAll(own);
+                own.clear();
+            }
         }
-        // outside the lock and the iteration: a close runs the channel's listeners at once on its own loop
+        idleCount.addAndGet(-all.size());
+        // outside the locks and the iteration: a close runs the channel's handlers at once on its own loop
         all.forEach(p -> p.channel.close());
     }
 
     public int idleCount() {
-        synchronized (idle) {
-            return idle.size();
-        }
+        return idleCount.get();
     }
 
     public int inUse() {
@@ -249,26 +274,19 @@ public final class EndpointPool {
         return scaleDowns.get();
     }
 
-    private static final class Pooled {
+    /**
+     * One idle connection, and the handler that sits on it while pooled: keeps early bytes, takes
+     * the connection out of its queue when it closes, and hands the channel over.
+     */
+    private final class Pooled extends ChannelInboundHandlerAdapter {
         final Channel channel;
         final long since;
-        final Guard guard = new Guard();
+        private CompositeByteBuf early;
+        private boolean broken;
 
         Pooled(Channel channel, long since) {
             this.channel = channel;
             this.since = since;
-        }
-    }
-
-    /** Sits on a pooled connection: keeps early bytes, notices closes, and hands the channel over. */
-    private static final class Guard extends ChannelInboundHandlerAdapter {
-        private CompositeByteBuf early;
-        private ChannelHandlerContext ctx;
-        private boolean broken;
-
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
         }
 
         @Override
@@ -291,7 +309,24 @@ public final class EndpointPool {
         public void channelInactive(ChannelHandlerContext ctx) {
             broken = true;
             releaseEarly();
+            forget();
             ctx.fireChannelInactive();
+        }
+
+        /** Leaves the idle queue, if still in it (a close while pooled). */
+        private void forget() {
+            broken = true;
+            Deque<Pooled> own = idle.get(channel.eventLoop());
+            if (own == null) {
+                return;
+            }
+            boolean removed;
+            synchronized (own) {
+                removed = own.remove(this);
+            }
+            if (removed) {
+                idleCount.decrementAndGet();
+            }
         }
 
         @Override
@@ -318,9 +353,12 @@ public final class EndpointPool {
             }
         }
 
-        /** Detaches from the channel and returns the lease, or null if it broke. Runs on the channel's loop. */
+        /**
+         * Detaches from the channel and returns the lease, or null if it broke (the channel is then
+         * closed). Runs on the channel's loop, after the connection left its queue.
+         */
         Lease detach() {
-            Channel ch = ctx.channel();
+            Channel ch = channel;
             assert ch.eventLoop().inEventLoop();
             // auto-read stays on: the caller starts its relay in this same task, before any read
             if (broken || !ch.isActive()) {

@@ -9,6 +9,7 @@ import dev.titan.core.net.Transport;
 import dev.titan.core.testing.FakeClock;
 import dev.titan.core.testing.TestServers;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -103,5 +104,29 @@ class EndpointPoolTest {
         assertThat(pool.hits()).isEqualTo(1);
         assertThat(pool.misses()).isEqualTo(1);
         pool.close();
+    }
+
+    @Test
+    void aConnectionTheBackendClosedLeavesThePoolAndIsNeverHandedOut() throws Exception {
+        CountDownLatch hangUp = new CountDownLatch(1);
+        try (TestServers.TcpServer closing = new TestServers.TcpServer("closes-idle", s -> {
+            try {
+                hangUp.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        })) {
+            EndpointPool pool = new EndpointPool(closing.address(), new Connector(transport, true, true), transport.group(),
+                    new ClusterConfig.Pools(Duration.ofSeconds(1), Duration.ofMinutes(1), Duration.ofSeconds(30), "static", 3, 0, 0,
+                            Duration.ofSeconds(1), 0.2, 10, 5), clock);
+            pool.refill();
+            await().atMost(Duration.ofSeconds(5)).until(() -> pool.idleCount() == 3);
+            hangUp.countDown(); // the backend closes all three
+            await().atMost(Duration.ofSeconds(5)).until(() -> pool.idleCount() == 0);
+            var loop = transport.group().next();
+            assertThat(loop.submit(() -> pool.acquire(loop)).get()).as("nothing closed is handed out").isNull();
+            assertThat(pool.misses()).isEqualTo(1);
+            pool.close();
+        }
     }
 }
