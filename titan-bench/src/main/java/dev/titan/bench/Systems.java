@@ -230,7 +230,9 @@ final class Systems implements AutoCloseable {
      */
     List<Proc> startTitanTunnel() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> jvm = List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads, "-jar", titanJar.toString());
+        List<String> jvm = new ArrayList<>(List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads));
+        jvm.addAll(extraJvmOptions());
+        jvm.addAll(List.of("-jar", titanJar.toString()));
         String common = """
                 logging: { level: warn }
                 metrics: { enabled: false }
