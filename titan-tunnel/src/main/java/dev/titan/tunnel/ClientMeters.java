@@ -9,6 +9,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class ClientMeters implements Relay.Stats {
     final LongAdder streams = new LongAdder();
+    /** Streams a replica could not take, passed to another (server only). */
+    final LongAdder redispatched = new LongAdder();
     /** Bytes from users towards the client's services. */
     final LongAdder bytesToClient = new LongAdder();
     /** Bytes from the client's services back to users. */

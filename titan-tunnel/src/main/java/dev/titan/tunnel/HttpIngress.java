@@ -85,33 +85,34 @@ final class HttpIngress extends TimedHandshake {
         in.skipBytes(headLength + END_OF_HEAD.length);
         ByteBuf rest = in.readRetainedSlice(in.readableBytes());
         ctx.channel().config().setAutoRead(false);
-        server.open(route, ctx.channel()).addListener(
-                (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, route.session().clientId(), rewritten, rest)));
+        // the head and what came with it are the stream's first flight: sent at once, and again to
+        // another replica if this one cannot serve the request
+        server.open(route, ctx.channel(), Unpooled.wrappedBuffer(rewritten, rest)).addListener(
+                (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, route.session().clientId())));
     }
 
-    private void handOver(ChannelHandlerContext ctx, Future<Http2StreamChannel> f, String clientId, ByteBuf head, ByteBuf rest) {
+    private void handOver(ChannelHandlerContext ctx, Future<Http2StreamChannel> f, String clientId) {
         if (!f.isSuccess() || !ctx.channel().isActive()) {
-            head.release();
-            rest.release();
             if (f.isSuccess()) {
                 f.getNow().close();
-            } else if (ctx.channel().isActive() && f.cause() instanceof TunnelServer.LimitReached) {
-                respond(ctx, 503, "Service Unavailable", "too many connections to this service; try again later");
             } else if (ctx.channel().isActive()) {
-                respond(ctx, 502, "Bad Gateway", "the tunnel could not open a stream");
+                Throwable cause = f.cause();
+                if (cause instanceof TunnelServer.LimitReached) {
+                    respond(ctx, 503, "Service Unavailable", "too many connections to this service; try again later");
+                } else if (cause instanceof StreamOpening.Refused r && r.status.equals("503")) {
+                    respond(ctx, 503, "Service Unavailable", "the tunnel's client is too busy; try again later");
+                } else if (cause instanceof StreamOpening.Refused r && r.status.equals("404")) {
+                    respond(ctx, 502, "Bad Gateway", "the tunnel's client does not publish this service");
+                } else if (cause instanceof StreamOpening.Refused) {
+                    respond(ctx, 502, "Bad Gateway", "the tunnel's client cannot reach its local service");
+                } else {
+                    respond(ctx, 502, "Bad Gateway", "the tunnel could not open a stream");
+                }
             }
             return;
         }
-        Http2StreamChannel stream = f.getNow();
-        server.relay(ctx.channel(), stream, clientId);
-        ctx.fireChannelRead(head);
-        if (rest.isReadable()) {
-            ctx.fireChannelRead(rest);
-        } else {
-            rest.release();
-        }
-        ctx.fireChannelReadComplete();
-        ctx.pipeline().remove(this); // anything read meanwhile follows, in order
+        server.relay(ctx.channel(), f.getNow(), clientId);
+        ctx.pipeline().remove(this); // anything read meanwhile follows the first flight, in order
         inputEnd.passOn(ctx);
     }
 

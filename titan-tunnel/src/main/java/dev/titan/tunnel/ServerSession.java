@@ -1,7 +1,9 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.config.HostPort;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -28,6 +30,9 @@ public final class ServerSession {
     private volatile long rttNanos = -1;
     private volatile Http2FrameCodec codec;
     private volatile boolean goAwayReceived;
+    /** Until when (System.nanoTime) new streams prefer other replicas: this one refused the last ones. */
+    private volatile long avoidUntil;
+    private int refusalsInARow;
 
     ServerSession(Channel channel, TunnelServerConfig.User user, TunnelProtocol.Auth auth, int maxStreams) {
         this.channel = channel;
@@ -75,6 +80,29 @@ public final class ServerSession {
         return !goAwayReceived && channel.isActive() && activeStreams.get() < maxStreams;
     }
 
+    /**
+     * The client refused a stream (it cannot reach its service, or is too busy): for a while new
+     * streams go to other replicas first; 1 s, doubling with each refusal in a row, at most 30 s.
+     * Passive, like HAProxy's {@code observe layer4}: the replica is tried again after that, or at
+     * once when no other replica can take a stream. On the tunnel's loop.
+     */
+    void refused() {
+        refusalsInARow = Math.min(refusalsInARow + 1, 6);
+        avoidUntil = System.nanoTime() + Math.min(30_000_000_000L, 1_000_000_000L << (refusalsInARow - 1));
+    }
+
+    /** The client accepted a stream: no longer avoided. On the tunnel's loop. */
+    void accepted() {
+        refusalsInARow = 0;
+        avoidUntil = 0;
+    }
+
+    /** Whether new streams should go to another replica first (see {@link #refused}). */
+    boolean avoided(long now) {
+        long until = avoidUntil;
+        return until != 0 && now - until < 0;
+    }
+
     /** The client sent GOAWAY: no new streams on this tunnel. On the tunnel's loop. */
     void goAwayReceived() {
         goAwayReceived = true;
@@ -94,12 +122,13 @@ public final class ServerSession {
     }
 
     /**
-     * Opens a stream to {@code service} on the client for the connection {@code user}. The stream
-     * carries bytes (see {@link StreamAdapter}) and starts with auto-read off: the caller starts a
-     * relay on it. Bytes may be written at once: the client buffers them, within the stream's
-     * flow-control window, until its local connection is up (no round trip is waited for).
+     * Opens a stream to {@code service} on the client for the connection {@code user}, with
+     * {@code answer} in its pipeline from the start (it sees the client's answer, or the stream's
+     * end), and sends {@code firstFlight} (not taken over) right after the HEADERS: the client
+     * buffers it, within the stream's window, until its local connection is up. The stream carries
+     * bytes (see {@link StreamAdapter}) and has auto-read off; one read is asked for, the answer's.
      */
-    Future<Http2StreamChannel> open(String service, Channel user) {
+    Future<Http2StreamChannel> open(String service, Channel user, ChannelHandler answer, ByteBuf firstFlight) {
         Promise<Http2StreamChannel> promise = channel.eventLoop().newPromise();
         if (!hasCapacity()) {
             promise.setFailure(new IllegalStateException("tunnel of " + user.id() + " has no free stream"));
@@ -113,6 +142,7 @@ public final class ServerSession {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
                         ch.pipeline().addLast("stream", new StreamAdapter());
+                        ch.pipeline().addLast("answer", answer); // from the start: nothing the client sends can pass it
                     }
                 })
                 .open().addListener(f -> {
@@ -131,7 +161,12 @@ public final class ServerSession {
                         headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(from));
                         headers.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(to));
                     }
-                    stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, false));
+                    stream.write(new DefaultHttp2HeadersFrame(headers, false));
+                    if (firstFlight.isReadable()) {
+                        stream.write(firstFlight.retainedDuplicate());
+                    }
+                    stream.flush();
+                    stream.read(); // the answer
                     promise.setSuccess(stream);
                 });
         return promise;

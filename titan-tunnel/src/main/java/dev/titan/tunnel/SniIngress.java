@@ -1,6 +1,7 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.net.Connector;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -38,7 +39,8 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
             return terminate != null ? p.setSuccess(null) : p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
         }
         clientId = route.session().clientId();
-        server.open(route, ctx.channel()).addListener(f -> {
+        // the ClientHello stays with this handler and follows once the stream is accepted
+        server.open(route, ctx.channel(), Unpooled.EMPTY_BUFFER).addListener(f -> {
             if (f.isSuccess()) {
                 p.trySuccess((Http2StreamChannel) f.getNow());
             } else {

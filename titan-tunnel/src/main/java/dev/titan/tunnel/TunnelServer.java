@@ -8,6 +8,7 @@ import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
@@ -269,6 +270,11 @@ public final class TunnelServer implements AutoCloseable {
                 : new UserLimits(u, old == null ? new AtomicInteger() : old.open));
     }
 
+    /** A stream of {@code clientId} that one replica could not take goes to another. */
+    void countRedispatch(String clientId) {
+        meters(clientId).redispatched.increment();
+    }
+
     private ClientMeters meters(String clientId) {
         return clientMeters.computeIfAbsent(clientId, id -> new ClientMeters());
     }
@@ -289,6 +295,9 @@ public final class TunnelServer implements AutoCloseable {
                     .tag("client", id).description("Streams open in this client's tunnels").register(registry));
             meters.add(FunctionCounter.builder("titan_tunnel_streams", m.streams, LongAdder::sum).tag("client", id)
                     .description("Streams opened to this client (one per user connection)").register(registry));
+            meters.add(FunctionCounter.builder("titan_tunnel_streams_redispatched", m.redispatched, LongAdder::sum).tag("client", id)
+                    .description("Streams a replica of this client could not take (refused, or its tunnel ended first), passed to another")
+                    .register(registry));
             meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_client")
                     .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
             meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesFromClient, LongAdder::sum).tags("client", id, "direction", "from_client")
@@ -398,39 +407,31 @@ public final class TunnelServer implements AutoCloseable {
     }
 
     /**
-     * Opens a stream for {@code route}; if that tunnel cannot take it (it is draining after a
-     * GOAWAY, or it just closed) the stream goes to another replica of the same client, once.
+     * Opens a stream for {@code route} and sends {@code firstFlight} on it (taken over; may be
+     * empty); completes once a replica of the client accepted the stream, trying the others when
+     * one cannot take it (see {@link StreamOpening}).
      */
-    Future<Http2StreamChannel> open(Route route, Channel user) {
+    Future<Http2StreamChannel> open(Route route, Channel user, ByteBuf firstFlight) {
         Promise<Http2StreamChannel> result = route.session().channel().eventLoop().newPromise();
         UserLimits limits = limits(route.session().clientId());
         if (!limits.admit(user)) {
+            firstFlight.release();
             return result.setFailure(new LimitReached("user " + route.session().clientId() + " has its max_connections ("
                     + limits.maxConnections + ") open"));
         }
-        route.session().open(route.service(), user).addListener(f -> {
-            if (f.isSuccess()) {
-                result.setSuccess((Http2StreamChannel) f.getNow());
-                return;
-            }
-            ServerSession other = pick(route.session().clientId());
-            if (other == null || other == route.session()) {
-                result.setFailure(f.cause());
-                return;
-            }
-            other.open(route.service(), user).addListener(g -> {
-                if (g.isSuccess()) {
-                    result.setSuccess((Http2StreamChannel) g.getNow());
-                } else {
-                    result.setFailure(g.cause());
-                }
-            });
-        });
-        return result;
+        return StreamOpening.start(this, route, user, firstFlight, result);
     }
 
-    /** The replica of {@code clientId} with the fewest active streams, or null. */
+    /**
+     * The replica of {@code clientId} with the fewest active streams, or null; replicas that
+     * refused their last streams only when no other can take one (see {@link ServerSession#refused}).
+     */
     ServerSession pick(String clientId) {
+        return pick(clientId, Set.of());
+    }
+
+    /** As {@link #pick(String)}, among the replicas not in {@code exclude}. */
+    ServerSession pick(String clientId, Set<ServerSession> exclude) {
         List<ServerSession> list = sessions.get(clientId);
         if (list == null) {
             return null;
@@ -438,7 +439,9 @@ public final class TunnelServer implements AutoCloseable {
         // least active streams; ties go round the replicas so that light load is shared too
         int n = list.size();
         int start = Math.floorMod(rotation.getAndIncrement(), Math.max(1, n));
+        long now = System.nanoTime();
         ServerSession best = null;
+        ServerSession bestAvoided = null; // replicas that refused lately: only when no other can take it
         for (int i = 0; i < n; i++) {
             ServerSession s;
             try {
@@ -446,11 +449,18 @@ public final class TunnelServer implements AutoCloseable {
             } catch (IndexOutOfBoundsException e) {
                 break; // a replica left meanwhile
             }
-            if (s.hasCapacity() && (best == null || s.activeStreams() < best.activeStreams())) {
+            if (!s.hasCapacity() || exclude.contains(s)) {
+                continue;
+            }
+            if (s.avoided(now)) {
+                if (bestAvoided == null || s.activeStreams() < bestAvoided.activeStreams()) {
+                    bestAvoided = s;
+                }
+            } else if (best == null || s.activeStreams() < best.activeStreams()) {
                 best = s;
             }
         }
-        return best;
+        return best != null ? best : bestAvoided;
     }
 
 
@@ -768,7 +778,8 @@ public final class TunnelServer implements AutoCloseable {
                     user.close();
                     return;
                 }
-                open(new Route(s, service), user).addListener(f -> {
+                // the user's bytes wait for the stream's answer (an EarlyInput holds what arrives meanwhile)
+                open(new Route(s, service), user, Unpooled.EMPTY_BUFFER).addListener(f -> {
                     if (!f.isSuccess()) {
                         user.close();
                         return;

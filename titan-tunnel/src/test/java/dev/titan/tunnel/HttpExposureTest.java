@@ -155,6 +155,28 @@ class HttpExposureTest {
         }
     }
 
+    /**
+     * Two replicas of one client, one of which cannot reach its local service (nothing listens
+     * there): every request is answered by the other, and the broken one, having refused, is
+     * avoided for a while. With only the broken replica, the user gets a 502, not a closed
+     * connection.
+     */
+    @Test
+    void aReplicaThatCannotReachItsServicePassesTheRequestToAnother() throws Exception {
+        InetSocketAddress nothingThere = new InetSocketAddress("127.0.0.1", TunnelTest.freePort());
+        connect(TunnelClientConfig.LocalService.http("web", nothingThere, List.of()));
+        ServerSession broken = server.sessions("id1").getFirst();
+        assertThat(request("id1.tunnel.test", "")).as("the only replica cannot serve").startsWith("HTTP/1.1 502");
+        connect(TunnelClientConfig.LocalService.http("web", headEcho().address(), List.of()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.sessions("id1").size() == 2);
+        ServerSession working = server.sessions("id1").stream().filter(s -> s != broken).findFirst().orElseThrow();
+        for (int i = 0; i < 40; i++) {
+            assertThat(request("id1.tunnel.test", "")).as("request %d", i).startsWith("HTTP/1.1 200").contains("GET /path?q=1 HTTP/1.1");
+        }
+        assertThat(working.streamsOpened()).as("the working replica answered every request").isEqualTo(40);
+
+    }
+
     @Test
     void unknownHostsAndMissingHostGetAnErrorAndTheServerStaysUp() throws Exception {
         connect(TunnelClientConfig.LocalService.http("web", headEcho().address(), List.of()));

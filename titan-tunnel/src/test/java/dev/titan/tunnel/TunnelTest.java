@@ -74,6 +74,13 @@ class TunnelTest {
         return server;
     }
 
+    /** A registry with the server's metrics bound. */
+    private io.micrometer.core.instrument.simple.SimpleMeterRegistry serverMetrics() {
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        server.bindMetrics(registry);
+        return registry;
+    }
+
     private TunnelClient startClient(String secret, int connections, TunnelClientConfig.LocalService... services) {
         TunnelClient c = new TunnelClient(TunnelClientConfig.of(server.address(), "id1", secret, connections, List.of(services)), transport);
         closing.add(c);
@@ -340,6 +347,11 @@ class TunnelTest {
             assertThat(writer.isAlive()).as("the stalled writer is still blocked: its stream is held by flow control").isTrue();
             assertThat(millis).as("32 MiB beside a stalled stream").isLessThan(20_000);
         }
+        // the users are gone; the service reads again: both streams end before the tunnel is closed
+        // (stopping loops under paused streams is shutdownWithPausedStreamsLeaksNothing's subject)
+        release.countDown();
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.activeStreams() == 0
+                && server.allSessions().stream().allMatch(x -> x.activeStreams() == 0));
     }
 
     /**
@@ -606,6 +618,38 @@ class TunnelTest {
     }
 
     /**
+     * Two replicas share a mapped port; one cannot reach its local service. Every connection is
+     * served by the other, with its first bytes intact: those sent while the broken replica was
+     * being tried wait for the stream that works. After its refusal the broken replica is avoided,
+     * so later connections do not pay a round trip to it.
+     */
+    @Test
+    void aReplicaThatCannotReachItsServicePassesTheConnectionToAnother() throws Exception {
+        int port = freePort();
+        startServer(new TunnelServerConfig.PortRange(port, port));
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = serverMetrics();
+        InetSocketAddress nothingThere = new InetSocketAddress("127.0.0.1", freePort());
+        startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("svc", nothingThere, port));
+        startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("svc", echo().address(), port));
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.sessions("id1").size() == 2);
+        awaitExposed(port);
+        long openedBefore = server.sessions("id1").stream().mapToLong(ServerSession::streamsOpened).sum();
+        int connections = 30;
+        for (int i = 0; i < connections; i++) {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                s.setSoTimeout(5_000);
+                byte[] ping = ("ping " + i + "\n").getBytes(StandardCharsets.US_ASCII);
+                s.getOutputStream().write(ping);
+                assertThat(s.getInputStream().readNBytes(ping.length)).as("connection %d", i).isEqualTo(ping);
+            }
+        }
+        long opened = server.sessions("id1").stream().mapToLong(ServerSession::streamsOpened).sum() - openedBefore;
+        double redispatched = registry.get("titan_tunnel_streams_redispatched").tag("client", "id1").functionCounter().count();
+        assertThat(redispatched).as("the broken replica was tried (the readiness probe may have met it first)").isGreaterThanOrEqualTo(1);
+        assertThat(opened - connections).as("streams the broken replica refused: then it is avoided for a while (1 s, then 2 s)").isLessThanOrEqualTo(3);
+    }
+
+    /**
      * A client making many local connections at once refuses streams beyond max_pending_opens:
      * a local service whose accept queue is full leaves connects hanging, and the extra users are
      * closed at once instead of piling up.
@@ -738,8 +782,7 @@ class TunnelTest {
     void metricsCountTunnelsStreamsBytesAndRefusals() throws Exception {
         int port = freePort();
         startServer(new TunnelServerConfig.PortRange(port, port));
-        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-        server.bindMetrics(registry);
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = serverMetrics();
         TunnelClient client = startClient(SECRET, 2, TunnelClientConfig.LocalService.tcp("echo", echo().address(), port));
         client.bindMetrics(registry);
         await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 2);
