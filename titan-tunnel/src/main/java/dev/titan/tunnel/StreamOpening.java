@@ -10,8 +10,11 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Opens the stream of one user connection and waits for the client's answer, trying the next
@@ -38,10 +41,10 @@ final class StreamOpening {
         }
     }
 
-    /** The stream ended before its client answered (its tunnel closed, or it was reset). */
+    /** The stream ended before its client answered (its tunnel closed, or it was reset), or no answer came in time. */
     static final class Unanswered extends IllegalStateException {
-        Unanswered() {
-            super("the stream ended before the tunnel client answered");
+        Unanswered(String message) {
+            super(message);
         }
     }
 
@@ -51,10 +54,13 @@ final class StreamOpening {
     private final Channel user;
     private final ByteBuf firstFlight;
     private final Promise<Http2StreamChannel> result;
+    private final Duration openTimeout;
     private final Set<ServerSession> tried = new HashSet<>();
 
-    private StreamOpening(TunnelServer server, TunnelServer.Route route, Channel user, ByteBuf firstFlight, Promise<Http2StreamChannel> result) {
+    private StreamOpening(TunnelServer server, TunnelServer.Route route, Channel user, ByteBuf firstFlight, Promise<Http2StreamChannel> result,
+                          Duration openTimeout) {
         this.server = server;
+        this.openTimeout = openTimeout;
         this.clientId = route.session().clientId();
         this.service = route.service();
         this.user = user;
@@ -62,10 +68,13 @@ final class StreamOpening {
         this.result = result;
     }
 
-    /** Starts with {@code route}'s replica; takes over {@code firstFlight} (released when the result completes). */
+    /**
+     * Starts with {@code route}'s replica; takes over {@code firstFlight} (released when the result
+     * completes). A replica that has not answered within {@code openTimeout} counts as refusing.
+     */
     static Future<Http2StreamChannel> start(TunnelServer server, TunnelServer.Route route, Channel user, ByteBuf firstFlight,
-                                            Promise<Http2StreamChannel> result) {
-        new StreamOpening(server, route, user, firstFlight, result).attempt(route.session());
+                                            Promise<Http2StreamChannel> result, Duration openTimeout) {
+        new StreamOpening(server, route, user, firstFlight, result, openTimeout).attempt(route.session());
         return result;
     }
 
@@ -100,9 +109,22 @@ final class StreamOpening {
     private final class Answer extends ChannelInboundHandlerAdapter {
         private final ServerSession session;
         private boolean answered;
+        private ScheduledFuture<?> timeout;
 
         Answer(ServerSession session) {
             this.session = session;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            timeout = ctx.executor().schedule(() -> {
+                if (!answered) { // a replica gone silent (no FIN yet): the next one, and this one avoided for a while
+                    answered = true;
+                    session.refused();
+                    ctx.channel().close();
+                    next(new Unanswered("the tunnel client did not answer within " + openTimeout.toMillis() + " ms"));
+                }
+            }, openTimeout.toNanos(), TimeUnit.NANOSECONDS);
         }
 
         @Override
@@ -113,6 +135,7 @@ final class StreamOpening {
                 return;
             }
             answered = true;
+            timeout.cancel(false);
             CharSequence status = headers.headers().status();
             if (status != null && "200".contentEquals(status)) {
                 session.accepted();
@@ -146,7 +169,8 @@ final class StreamOpening {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (!answered) {
                 answered = true;
-                next(new Unanswered());
+                timeout.cancel(false);
+                next(new Unanswered("the stream ended before the tunnel client answered"));
             }
             ctx.fireChannelInactive();
         }

@@ -171,12 +171,13 @@ public final class TunnelSections {
         Duration ping = n.duration("ping_interval", d.pingInterval(), Duration.ofMillis(100));
         Duration pingTimeout = n.duration("ping_timeout", d.pingTimeout(), Duration.ofMillis(100));
         Duration handshake = n.duration("handshake_timeout", d.handshakeTimeout(), Duration.ofMillis(100));
+        Duration open = n.duration("open_timeout", d.openTimeout(), Duration.ofMillis(100));
         if (connectionWindow < streamWindow) {
             n.problem("connection_window", "must be at least stream_window (" + streamWindow + "), got " + connectionWindow);
             connectionWindow = streamWindow;
         }
         n.finish();
-        return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake, pendingOpens);
+        return new TunnelSettings(streamWindow, connectionWindow, frame, streams, ping, pingTimeout, handshake, pendingOpens, open);
     }
 
     /**

@@ -419,7 +419,7 @@ public final class TunnelServer implements AutoCloseable {
             return result.setFailure(new LimitReached("user " + route.session().clientId() + " has its max_connections ("
                     + limits.maxConnections + ") open"));
         }
-        return StreamOpening.start(this, route, user, firstFlight, result);
+        return StreamOpening.start(this, route, user, firstFlight, result, config.settings().openTimeout());
     }
 
     /**

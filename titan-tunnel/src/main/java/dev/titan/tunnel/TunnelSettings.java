@@ -16,11 +16,14 @@ import java.time.Duration;
  * over all streams, while one stalled stream still holds at most its own window.
  * {@code maxPendingOpens}: streams a client is still connecting to its local service for; beyond
  * it new streams are refused (503), so a server cannot make a client flood its own network.
+ * {@code openTimeout} (server): how long a new stream waits for its client's answer before it goes
+ * to another replica; longer than a client's {@code dial_timeout} (5 s by default), after which a
+ * client answers 502 itself, so it only decides for a replica that has gone silent.
  */
 public record TunnelSettings(int streamWindow, int connectionWindow, int maxFrameSize, int maxStreams, Duration pingInterval,
-                             Duration pingTimeout, Duration handshakeTimeout, int maxPendingOpens) {
+                             Duration pingTimeout, Duration handshakeTimeout, int maxPendingOpens, Duration openTimeout) {
     public static final TunnelSettings DEFAULTS = new TunnelSettings(1 << 20, 16 << 20, 1 << 14, 10_000, Duration.ofSeconds(15),
-            Duration.ofSeconds(45), Duration.ofSeconds(10), 1_000);
+            Duration.ofSeconds(45), Duration.ofSeconds(10), 1_000, Duration.ofSeconds(10));
 
     public TunnelSettings {
         if (streamWindow < 65_535 || connectionWindow < streamWindow) {
@@ -31,6 +34,9 @@ public record TunnelSettings(int streamWindow, int connectionWindow, int maxFram
         }
         if (maxStreams < 1) {
             throw new IllegalArgumentException("tunnel max_streams must be >= 1, got " + maxStreams);
+        }
+        if (openTimeout.isNegative() || openTimeout.isZero()) {
+            throw new IllegalArgumentException("tunnel open_timeout must be positive, got " + openTimeout);
         }
         if (maxPendingOpens < 1) {
             throw new IllegalArgumentException("tunnel max_pending_opens must be >= 1, got " + maxPendingOpens);

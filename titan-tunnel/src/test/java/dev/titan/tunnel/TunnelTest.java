@@ -650,6 +650,45 @@ class TunnelTest {
     }
 
     /**
+     * A replica that never answers (here its local connect hangs: the service's accept queue is
+     * full, and its dial timeout is longer than the server's open_timeout) holds a new stream only
+     * for the open timeout; then the stream goes to the other replica, first bytes intact.
+     */
+    @Test
+    void aReplicaThatDoesNotAnswerInTimePassesTheConnectionToAnother() throws Exception {
+        int port = freePort();
+        TunnelSettings d = TunnelSettings.DEFAULTS;
+        TunnelSettings quick = new TunnelSettings(d.streamWindow(), d.connectionWindow(), d.maxFrameSize(), d.maxStreams(),
+                d.pingInterval(), d.pingTimeout(), d.handshakeTimeout(), d.maxPendingOpens(), Duration.ofMillis(300));
+        server = new TunnelServer(new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
+                List.of(TunnelServerConfig.User.of("id1", SECRET, List.of(new TunnelServerConfig.PortRange(port, port)))), quick,
+                Duration.ofMinutes(1), null), transport);
+        server.start();
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry = serverMetrics();
+        try (ServerSocket full = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             Socket q1 = new Socket("127.0.0.1", full.getLocalPort()); Socket q2 = new Socket("127.0.0.1", full.getLocalPort())) {
+            startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("svc", (InetSocketAddress) full.getLocalSocketAddress(), port));
+            startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("svc", echo().address(), port));
+            await().atMost(Duration.ofSeconds(10)).until(() -> server.sessions("id1").size() == 2);
+            awaitExposed(port);
+            Thread.sleep(1_500); // the readiness probe may have met the silent replica: let its 1 s pause pass
+            for (int i = 0; i < 4; i++) {
+                long start = System.nanoTime();
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    s.setSoTimeout(5_000);
+                    byte[] ping = ("ping " + i + "\n").getBytes(StandardCharsets.US_ASCII);
+                    s.getOutputStream().write(ping);
+                    assertThat(s.getInputStream().readNBytes(ping.length)).as("connection %d", i).isEqualTo(ping);
+                }
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).as("connection %d: the open timeout, not the client's 5 s dial timeout", i)
+                        .isLessThan(Duration.ofSeconds(2));
+            }
+        }
+        assertThat(registry.get("titan_tunnel_streams_redispatched").tag("client", "id1").functionCounter().count())
+                .as("the silent replica was tried, then passed over").isGreaterThanOrEqualTo(1);
+    }
+
+    /**
      * A client making many local connections at once refuses streams beyond max_pending_opens:
      * a local service whose accept queue is full leaves connects hanging, and the extra users are
      * closed at once instead of piling up.
@@ -663,7 +702,7 @@ class TunnelTest {
             // never accepts: with its queue full, further SYNs go unanswered and connects hang
             TunnelSettings s = TunnelSettings.DEFAULTS;
             TunnelSettings limited = new TunnelSettings(s.streamWindow(), s.connectionWindow(), s.maxFrameSize(), s.maxStreams(),
-                    s.pingInterval(), s.pingTimeout(), s.handshakeTimeout(), 2);
+                    s.pingInterval(), s.pingTimeout(), s.handshakeTimeout(), 2, s.openTimeout());
             TunnelClientConfig base = TunnelClientConfig.of(server.address(), "id1", SECRET, 1,
                     List.of(TunnelClientConfig.LocalService.tcp("stuck", (InetSocketAddress) full.getLocalSocketAddress(), port)));
             TunnelClient c = new TunnelClient(new TunnelClientConfig(base.servers(), base.id(), base.secret(), 1, base.services(), Map.of(),
