@@ -137,7 +137,8 @@ final class StreamOpening {
             answered = true;
             timeout.cancel(false);
             CharSequence status = headers.headers().status();
-            if (status != null && "200".contentEquals(status)) {
+            String code = status == null ? "no status" : status.toString();
+            if (code.equals("200")) {
                 session.accepted();
                 ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput());
                 firstFlight.release();
@@ -150,12 +151,12 @@ final class StreamOpening {
                 });
                 return;
             }
-            if (!"404".contentEquals(status == null ? "" : status)) {
+            if (!code.equals("404")) {
                 session.refused(); // its service is down or it is swamped: others first for a while
             }
             ctx.pipeline().remove(this);
             ctx.channel().close();
-            next(new Refused(status == null ? "no status" : status.toString()));
+            next(new Refused(code));
         }
 
         @Override
