@@ -228,9 +228,39 @@ public final class BenchMain implements Callable<Integer> {
                 // rounds afterwards (HAProxy 36-44k req/s before, 24-29k after, direct unchanged): let them expire
                 awaitTimeWaitDrained(1_000);
             }
+            settle(sys, scenario, Systems.TITAN, L4_SETTLE_SECONDS, null);
             measureRounds(scenario, all, r, secs, m);
         } finally {
             procs.forEach(sys::stop);
+        }
+    }
+
+    /** Seconds of full load Titan's forwarder gets before its rounds: its JIT reaches a steady state after 20-30 s of it on one core. */
+    static final int L4_SETTLE_SECONDS = 60;
+
+    /**
+     * The same for the tunnel: two JVMs on one core, each compiling the HTTP/2 path while it carries
+     * the load; p99 came down to its steady 5-9 ms only after 90-110 s of load.
+     */
+    static final int TUNNEL_SETTLE_SECONDS = 120;
+
+    /**
+     * Full keep-alive load ({@code wrk -c100}) on a freshly started Titan in 10-s steps before its
+     * measured rounds, so that the rounds measure the steady state a long-running Titan is in, not
+     * its JIT compiler at work. Each step is recorded as the scenario {@code <scenario>-warm-up}
+     * (the curve is published: how long a cold Titan takes to get there). The native peers need none:
+     * they get the ordinary warm-up every system gets.
+     */
+    private void settle(Systems sys, String scenario, Systems.Proxy titan, int seconds, String host) throws Exception {
+        if (quick) {
+            return;
+        }
+        for (int t = 10; t <= seconds; t += 10) {
+            Map<String, Double> v = wrk(sys, titan, 100, 10, false, host);
+            String step = "%d-%d s ".formatted(t - 10, t);
+            results.add(scenario + Report.WARM_UP, step + "req_per_s", titan.name(), v.get("req_per_s"));
+            results.add(scenario + Report.WARM_UP, step + "p99_ms", titan.name(), v.get("p99_ms"));
+            System.out.printf("  settle %-13s %s%s%n", titan.name(), step, v);
         }
     }
 
@@ -264,6 +294,7 @@ public final class BenchMain implements Callable<Integer> {
                 wrk(sys, Systems.TITAN_TUNNEL, 10, 5, true, Systems.TUNNEL_HOST); // connection path warm-up, as for the L4 proxies
                 awaitTimeWaitDrained(1_000);
             }
+            settle(sys, "tunnel-rps", Systems.TITAN_TUNNEL, TUNNEL_SETTLE_SECONDS, Systems.TUNNEL_HOST);
             measureRounds("tunnel-rps", List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs,
                     (p, d) -> wrk(sys, p, 100, d, false, p == Systems.TITAN_TUNNEL ? Systems.TUNNEL_HOST : null));
         } finally {

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -40,7 +41,7 @@ final class Report {
         machine.forEach((k, v) -> sb.append("| ").append(k).append(" | ").append(v.replace("|", "/")).append(" |\n"));
         sb.append("\nEach cell is the median over the rounds, with the range [min–max]. Ratios are Titan's median over the peer's: ")
                 .append("above 1 is better for throughput-like metrics, below 1 is better where the metric is marked *(lower is better)*.\n");
-        results.raw().forEach((scenario, metrics) -> {
+        inReadingOrder(results.raw()).forEach((scenario, metrics) -> {
             sb.append("\n### ").append(scenario).append("\n\n");
             Object from = ((Map<String, Object>) doc.getOrDefault("carried_over", Map.of())).get(scenario);
             if (from != null) {
@@ -94,6 +95,23 @@ final class Report {
         }
         Files.writeString(md, text.substring(0, b) + sb + text.substring(e + END.length()));
     }
+
+    /** The scenarios in the order they ran, each {@code X-warm-up} (recorded before X) right after X. */
+    static <V> Map<String, V> inReadingOrder(Map<String, V> scenarios) {
+        Map<String, V> out = new LinkedHashMap<>();
+        scenarios.forEach((name, v) -> {
+            if (!name.endsWith(WARM_UP) || !scenarios.containsKey(name.substring(0, name.length() - WARM_UP.length()))) {
+                out.put(name, v);
+            }
+            V warmUp = scenarios.get(name + WARM_UP);
+            if (warmUp != null) {
+                out.put(name + WARM_UP, warmUp);
+            }
+        });
+        return out;
+    }
+
+    static final String WARM_UP = "-warm-up";
 
     /** Horizontal bars: one group per metric, one bar per system, each scaled to the metric's largest median. */
     static String chart(String scenario, Map<String, Map<String, List<Double>>> metrics, List<String> systems) {
