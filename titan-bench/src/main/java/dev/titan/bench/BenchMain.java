@@ -216,9 +216,12 @@ public final class BenchMain implements Callable<Integer> {
         }
         all.addAll(PROXIES);
         List<Proc> procs = new ArrayList<>();
+        Map<Systems.Proxy, List<Proc>> owners = new LinkedHashMap<>();
         try {
             for (Systems.Proxy p : PROXIES) {
-                procs.add(sys.start(p));
+                Proc proc = sys.start(p);
+                procs.add(proc);
+                owners.put(p, List.of(proc));
             }
             for (Systems.Proxy p : PROXIES) {
                 churn(sys, p, quick ? 1 : 5);
@@ -229,7 +232,7 @@ public final class BenchMain implements Callable<Integer> {
                 awaitTimeWaitDrained(1_000);
             }
             settle(sys, scenario, Systems.TITAN, L4_SETTLE_SECONDS, null);
-            measureRounds(scenario, all, r, secs, m);
+            measureRounds(scenario, all, r, secs, withCpu(owners, m));
         } finally {
             procs.forEach(sys::stop);
         }
@@ -264,6 +267,32 @@ public final class BenchMain implements Callable<Integer> {
         }
     }
 
+    /**
+     * Adds what the system's own processes cost during a measurement: {@code proxy_cpu_pct}, their
+     * CPU time as a share of one core, and {@code proxy_cpu_us_per_req}, CPU time per request. On
+     * this machine the load core often limits every system alike (direct runs no faster than the
+     * proxies), and then req/s alone cannot tell an efficient proxy from a wasteful one.
+     */
+    private static Measure withCpu(Map<Systems.Proxy, List<Proc>> owners, Measure m) {
+        return (p, d) -> {
+            List<Proc> own = owners.get(p);
+            if (own == null) {
+                return m.run(p, d);
+            }
+            long before = Proc.cpuTicks(own);
+            long t0 = System.nanoTime();
+            Map<String, Double> v = m.run(p, d);
+            double wall = (System.nanoTime() - t0) / 1e9;
+            double cpu = (Proc.cpuTicks(own) - before) / (double) Proc.TICKS_PER_SECOND;
+            v.put("proxy_cpu_pct", 100 * cpu / wall);
+            Double rps = v.get("req_per_s");
+            if (rps != null && rps > 0) {
+                v.put("proxy_cpu_us_per_req", cpu * 1e6 / (rps * d));
+            }
+            return v;
+        };
+    }
+
     /** Warms every system up with the measurement itself (not recorded), then {@code r} rounds in rotating order. */
     private void measureRounds(String scenario, List<Systems.Proxy> all, int r, int secs, Measure m) throws Exception {
         for (Systems.Proxy p : all) {
@@ -286,9 +315,11 @@ public final class BenchMain implements Callable<Integer> {
      */
     private void tunnelRps(Systems sys, int r, int secs) throws Exception {
         List<Proc> procs = new ArrayList<>();
+        Map<Systems.Proxy, List<Proc>> owners = new LinkedHashMap<>();
         try {
-            procs.addAll(sys.startTitanTunnel());
-            procs.addAll(sys.startSshTunnel());
+            owners.put(Systems.TITAN_TUNNEL, sys.startTitanTunnel());
+            owners.put(Systems.SSH_R, sys.startSshTunnel());
+            owners.values().forEach(procs::addAll);
             awaitHttp(Systems.TITAN_TUNNEL.httpPort(), Systems.TUNNEL_HOST);
             if (!quick) {
                 wrk(sys, Systems.TITAN_TUNNEL, 10, 5, true, Systems.TUNNEL_HOST); // connection path warm-up, as for the L4 proxies
@@ -296,7 +327,7 @@ public final class BenchMain implements Callable<Integer> {
             }
             settle(sys, "tunnel-rps", Systems.TITAN_TUNNEL, TUNNEL_SETTLE_SECONDS, Systems.TUNNEL_HOST);
             measureRounds("tunnel-rps", List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs,
-                    (p, d) -> wrk(sys, p, 100, d, false, p == Systems.TITAN_TUNNEL ? Systems.TUNNEL_HOST : null));
+                    withCpu(owners, (p, d) -> wrk(sys, p, 100, d, false, p == Systems.TITAN_TUNNEL ? Systems.TUNNEL_HOST : null)));
         } finally {
             procs.forEach(sys::stop);
         }

@@ -72,6 +72,40 @@ final class Proc implements AutoCloseable {
         return total;
     }
 
+    /** Clock ticks per second of {@code /proc/<pid>/stat}'s CPU times ({@code getconf CLK_TCK}, 100 on Linux). */
+    static final long TICKS_PER_SECOND = ticksPerSecond();
+
+    private static long ticksPerSecond() {
+        try {
+            return Long.parseLong(runQuiet(List.of("getconf", "CLK_TCK")));
+        } catch (NumberFormatException e) {
+            return 100;
+        }
+    }
+
+    /** CPU time (user and system, clock ticks) used so far by these processes and their descendants. */
+    static long cpuTicks(List<Proc> procs) {
+        long total = 0;
+        for (Proc p : procs) {
+            total += cpuTicks(p.process.pid());
+            for (ProcessHandle h : p.process.descendants().toList()) {
+                total += cpuTicks(h.pid());
+            }
+        }
+        return total;
+    }
+
+    static long cpuTicks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            // after "(comm)", which may hold spaces: state is field 3, utime 14 and stime 15
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        } catch (IOException | RuntimeException e) {
+            return 0; // gone
+        }
+    }
+
     static long rss(long pid) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {

@@ -39,7 +39,7 @@ final class Results {
 
     /** Metrics where less is better (latency, memory, time, errors). */
     static boolean lowerIsBetter(String metric) {
-        return metric.contains("_ms") || metric.contains("kib") || metric.contains("rss") || metric.equals("errors");
+        return metric.contains("_ms") || metric.contains("kib") || metric.contains("rss") || metric.contains("cpu") || metric.equals("errors");
     }
 
     Map<String, Object> asMap() {
