@@ -5,6 +5,14 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.IoHandler;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ThreadAwareExecutor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
@@ -42,10 +50,28 @@ public final class Transport implements AutoCloseable {
 
     private final Kind kind;
     private final EventLoopGroup group;
+    /** Each loop's I/O handler, for {@link #close}. */
+    private final List<LoopHandler> handlers = new CopyOnWriteArrayList<>();
+
+    private record LoopHandler(ThreadAwareExecutor loop, IoHandler handler) {
+    }
 
     private Transport(Kind kind, int threads) {
         this.kind = kind;
-        IoHandlerFactory factory = kind == Kind.EPOLL ? KeepEpollRegistration.wrap(EpollIoHandler.newFactory()) : NioIoHandler.newFactory();
+        IoHandlerFactory base = kind == Kind.EPOLL ? KeepEpollRegistration.wrap(EpollIoHandler.newFactory()) : NioIoHandler.newFactory();
+        IoHandlerFactory factory = new IoHandlerFactory() {
+            @Override
+            public IoHandler newHandler(ThreadAwareExecutor loop) {
+                IoHandler handler = base.newHandler(loop);
+                handlers.add(new LoopHandler(loop, handler));
+                return handler;
+            }
+
+            @Override
+            public boolean isChangingThreadSupported() {
+                return base.isChangingThreadSupported();
+            }
+        };
         int n = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         this.group = new MultiThreadIoEventLoopGroup(n, new DefaultThreadFactory("titan-" + kind.name().toLowerCase(Locale.ROOT), true),
                 factory);
@@ -123,11 +149,57 @@ public final class Transport implements AutoCloseable {
         return kind == Kind.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class;
     }
 
-    /** Stops the event loops, waiting at most 5 s: a stop must never hang the process (the loop threads are daemons). */
+    /**
+     * Stops the event loops, waiting at most 5 s: a stop must never hang the process (the loop
+     * threads are daemons). First every loop closes its channels while all loops still run, and
+     * the closes that this sets off on other loops are let through: a relay whose two sides live on
+     * different loops closes the other side, a socket that closes ends its tunnel stream on the
+     * tunnel's loop, and that stream (which no selector holds, so no loop closes it by itself)
+     * releases the frames queued in it. Stopping the loops at once instead let a loop that had
+     * already ended refuse such a close, and what the channel held was never released. Then the
+     * loops stop.
+     */
     @Override
     public void close() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        List<Future<?>> closing = new ArrayList<>();
+        for (LoopHandler h : handlers) {
+            if (h.loop() instanceof EventExecutor loop && !loop.isShuttingDown()) {
+                try {
+                    closing.add(loop.submit(h.handler()::prepareToDestroy)); // what a loop does first when it stops
+                } catch (RejectedExecutionException e) {
+                    // stopping already
+                }
+            }
+        }
+        awaitAll(closing, deadline);
+        for (int round = 0; round < SETTLE_ROUNDS; round++) {
+            List<Future<?>> settled = new ArrayList<>();
+            for (EventExecutor loop : group) {
+                if (!loop.isShuttingDown()) {
+                    try {
+                        settled.add(loop.submit(() -> { })); // runs after the tasks those closes queued on this loop
+                    } catch (RejectedExecutionException e) {
+                        // stopping already
+                    }
+                }
+            }
+            awaitAll(settled, deadline);
+        }
         if (!group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS)) {
             log.warn("event loops did not terminate within 5 s; exiting without them");
+        }
+    }
+
+    /** Rounds of every loop running what is queued on it: a close may set off another on a further loop. */
+    static final int SETTLE_ROUNDS = 3;
+
+    private static void awaitAll(List<Future<?>> futures, long deadline) {
+        for (Future<?> f : futures) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !f.awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
+                return;
+            }
         }
     }
 }

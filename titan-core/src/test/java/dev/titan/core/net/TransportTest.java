@@ -1,0 +1,68 @@
+package dev.titan.core.net;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.ServerSocketChannel;
+import java.net.InetSocketAddress;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class TransportTest {
+
+    /**
+     * What a relay or a tunnel stream does when the process stops: a channel that one loop closes
+     * asks another loop to close its partner (a stream, which no selector holds). That loop must
+     * still run the request, or what the partner holds is never released; a loop that ended at
+     * once, with no quiet period, refused it (RejectedExecutionException).
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void aCloseThatCrossesLoopsDuringShutdownStillRuns(Transport.Kind kind) throws Exception {
+        if (kind == Transport.Kind.EPOLL && !io.netty.channel.epoll.Epoll.isAvailable()) {
+            return;
+        }
+        Transport transport = Transport.create(kind, 2);
+        Iterator<io.netty.util.concurrent.EventExecutor> loops = transport.group().iterator();
+        EventLoop first = (EventLoop) loops.next();
+        EventLoop second = (EventLoop) loops.next();
+        Channel server = transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter())
+                .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+        Channel socket = transport.newSocketChannel(new InetSocketAddress("127.0.0.1", 0));
+        socket.pipeline().addLast(new ChannelInboundHandlerAdapter());
+        second.register(socket).syncUninterruptibly();
+        socket.connect(((ServerSocketChannel) server).localAddress()).syncUninterruptibly();
+
+        AtomicBoolean partnerClosed = new AtomicBoolean();
+        CompletableFuture<Throwable> refused = new CompletableFuture<>();
+        socket.closeFuture().addListener(f -> {
+            try {
+                first.execute(() -> partnerClosed.set(true));
+                refused.complete(null);
+            } catch (RuntimeException e) {
+                refused.complete(e);
+            }
+        });
+        // the socket's loop is busy for a moment when the stop begins, as a loaded one would be,
+        // so the first loop has nothing left to do by the time the socket is closed
+        second.execute(() -> sleep(20));
+        transport.close();
+
+        assertThat(refused.get(5, TimeUnit.SECONDS)).as("the other loop took the close").isNull();
+        assertThat(partnerClosed).as("and ran it").isTrue();
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
