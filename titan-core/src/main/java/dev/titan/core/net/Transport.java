@@ -4,15 +4,8 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoHandler;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ThreadAwareExecutor;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.RejectedExecutionException;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
@@ -30,11 +23,19 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ThreadAwareExecutor;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -162,29 +163,9 @@ public final class Transport implements AutoCloseable {
     @Override
     public void close() {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        List<Future<?>> closing = new ArrayList<>();
-        for (LoopHandler h : handlers) {
-            if (h.loop() instanceof EventExecutor loop && !loop.isShuttingDown()) {
-                try {
-                    closing.add(loop.submit(h.handler()::prepareToDestroy)); // what a loop does first when it stops
-                } catch (RejectedExecutionException e) {
-                    // stopping already
-                }
-            }
-        }
-        awaitAll(closing, deadline);
+        onEveryLoop(IoHandler::prepareToDestroy, deadline); // what a loop does first when it stops
         for (int round = 0; round < SETTLE_ROUNDS; round++) {
-            List<Future<?>> settled = new ArrayList<>();
-            for (EventExecutor loop : group) {
-                if (!loop.isShuttingDown()) {
-                    try {
-                        settled.add(loop.submit(() -> { })); // runs after the tasks those closes queued on this loop
-                    } catch (RejectedExecutionException e) {
-                        // stopping already
-                    }
-                }
-            }
-            awaitAll(settled, deadline);
+            onEveryLoop(handler -> { }, deadline); // runs after the tasks those closes queued on each loop
         }
         if (!group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS)) {
             log.warn("event loops did not terminate within 5 s; exiting without them");
@@ -194,8 +175,19 @@ public final class Transport implements AutoCloseable {
     /** Rounds of every loop running what is queued on it: a close may set off another on a further loop. */
     static final int SETTLE_ROUNDS = 3;
 
-    private static void awaitAll(List<Future<?>> futures, long deadline) {
-        for (Future<?> f : futures) {
+    /** Runs {@code task} with each loop's handler on that loop, and waits until all have run (or {@code deadline}). */
+    private void onEveryLoop(Consumer<IoHandler> task, long deadline) {
+        List<Future<?>> runs = new ArrayList<>();
+        for (LoopHandler h : handlers) {
+            if (h.loop() instanceof EventExecutor loop && !loop.isShuttingDown()) {
+                try {
+                    runs.add(loop.submit(() -> task.accept(h.handler())));
+                } catch (RejectedExecutionException e) {
+                    // stopping already
+                }
+            }
+        }
+        for (Future<?> f : runs) {
             long left = deadline - System.nanoTime();
             if (left <= 0 || !f.awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
                 return;

@@ -19,8 +19,8 @@ class TransportTest {
     /**
      * What a relay or a tunnel stream does when the process stops: a channel that one loop closes
      * asks another loop to close its partner (a stream, which no selector holds). That loop must
-     * still run the request, or what the partner holds is never released; a loop that ended at
-     * once, with no quiet period, refused it (RejectedExecutionException).
+     * still run the request, or what the partner holds is never released; when all loops were
+     * stopped at once, one that had already ended refused it (RejectedExecutionException).
      */
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
