@@ -35,10 +35,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * responses with a Content-Length.
  */
 public final class LoadGen implements AutoCloseable {
-    private static final byte[] KEEP_ALIVE = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] CLOSE = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    // direct and shared: a write sends a duplicate, so no request is allocated or copied into native memory
+    private static final ByteBuf KEEP_ALIVE = request("GET / HTTP/1.1\r\nHost: bench\r\n\r\n");
+    private static final ByteBuf CLOSE = request("GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
 
     private final Transport transport;
+
+    private static ByteBuf request(String text) {
+        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+        return Unpooled.unreleasableBuffer(Unpooled.directBuffer(bytes.length).writeBytes(bytes)).asReadOnly();
+    }
 
     public LoadGen(int threads) {
         transport = Transport.create("auto", threads);
@@ -118,7 +124,7 @@ public final class LoadGen implements AutoCloseable {
         long delay = due - System.nanoTime();
         ch.eventLoop().schedule(() -> {
             ch.pipeline().get(Client.class).due.add(due);
-            ch.writeAndFlush(Unpooled.wrappedBuffer(KEEP_ALIVE));
+            ch.writeAndFlush(KEEP_ALIVE.duplicate());
             scheduleNext(ch, due + interval, interval, end, done);
         }, Math.max(0, delay), TimeUnit.NANOSECONDS);
     }
@@ -149,6 +155,19 @@ public final class LoadGen implements AutoCloseable {
 
     /** {@link #closedLoop(InetSocketAddress, int, Duration)} through a proxy ({@code via}; null: direct). */
     public Result closedLoop(InetSocketAddress target, Via via, int connections, Duration duration) throws InterruptedException {
+        return closedLoop(target, via, connections, duration, false);
+    }
+
+    /**
+     * {@link #closedLoop(InetSocketAddress, int, Duration)} with wrk's timing when {@code wrkClock}:
+     * a connection's next request is written on the event loop's next turn, after every response
+     * of the current turn is read, and its clock starts at that write, as wrk does (it re-arms
+     * write interest when a response completes and starts the clock in the write callback). The
+     * wait for that turn is then in no latency. Used only to show that this generator measures
+     * what wrk measures when it times the same thing.
+     */
+    public Result closedLoop(InetSocketAddress target, Via via, int connections, Duration duration, boolean wrkClock)
+            throws InterruptedException {
         Samples samples = new Samples(20_000_000);
         List<Channel> channels = connect(target, via, connections, samples, true);
         long end = System.nanoTime() + duration.toNanos();
@@ -156,6 +175,7 @@ public final class LoadGen implements AutoCloseable {
         for (Channel ch : channels) {
             Client c = ch.pipeline().get(Client.class);
             c.closedLoopUntil = end;
+            c.sendNextTurn = wrkClock;
             c.sendNow(ch);
         }
         Thread.sleep(duration.toMillis());
@@ -194,7 +214,7 @@ public final class LoadGen implements AutoCloseable {
                 return;
             }
             client.due.add(t0);
-            f.channel().writeAndFlush(Unpooled.wrappedBuffer(CLOSE));
+            f.channel().writeAndFlush(CLOSE.duplicate());
         });
     }
 
@@ -270,17 +290,123 @@ public final class LoadGen implements AutoCloseable {
         transport.close();
     }
 
-    /** Reads responses (status line, headers with Content-Length, body) and records each one's latency. */
+    /** Send times of the requests still waiting for their responses, oldest first, without boxing. */
+    static final class Times {
+        private long[] t = new long[4];
+        private int head;
+        private int size;
+
+        void add(long v) {
+            if (size == t.length) {
+                long[] n = new long[t.length * 2];
+                for (int i = 0; i < size; i++) {
+                    n[i] = t[(head + i) % t.length];
+                }
+                t = n;
+                head = 0;
+            }
+            t[(head + size++) % t.length] = v;
+        }
+
+        /** Removes and returns the oldest time; call only when not {@link #isEmpty()} (nanoTime values may be negative). */
+        long poll() {
+            if (size == 0) {
+                throw new IllegalStateException("no request is waiting");
+            }
+            long v = t[head];
+            head = (head + 1) % t.length;
+            size--;
+            return v;
+        }
+
+        boolean isEmpty() {
+            return size == 0;
+        }
+    }
+
+    /**
+     * An HTTP/1.1 response reader for what the benchmarks' backends send: a status line, headers
+     * and a body of Content-Length bytes (none without one), responses back to back in any
+     * split across reads. It looks at header lines only, a line at a time, and skips bodies whole.
+     */
+    static final class ResponseReader {
+        private static final byte[] CL = "content-length:".getBytes(StandardCharsets.US_ASCII);
+        private byte[] line = new byte[256];
+        private int lineLen;
+        private long contentLength;
+        private long bodyLeft = -1; // -1 while in the status line and headers
+
+        /** Reads what {@code buf} holds and returns how many responses it completed. */
+        int read(ByteBuf buf) {
+            int done = 0;
+            int i = buf.readerIndex();
+            int end = buf.writerIndex();
+            while (i < end) {
+                if (bodyLeft < 0) {
+                    int lf = buf.indexOf(i, end, (byte) '\n');
+                    int stop = lf < 0 ? end : lf + 1;
+                    int n = stop - i;
+                    if (lineLen + n > line.length) {
+                        line = Arrays.copyOf(line, Math.max(line.length * 2, lineLen + n));
+                    }
+                    buf.getBytes(i, line, lineLen, n);
+                    lineLen += n;
+                    i = stop;
+                    if (lf < 0) {
+                        break;
+                    }
+                    if (lineLen <= 2) { // the empty line ending the headers
+                        bodyLeft = contentLength;
+                        contentLength = 0;
+                    } else if (contentLength == 0) {
+                        contentLength = contentLength(line, lineLen);
+                    }
+                    lineLen = 0;
+                } else {
+                    int n = (int) Math.min(bodyLeft, end - i);
+                    i += n;
+                    bodyLeft -= n;
+                }
+                if (bodyLeft == 0) {
+                    bodyLeft = -1;
+                    done++;
+                }
+            }
+            return done;
+        }
+
+        /** The value of a Content-Length header line, 0 for any other line. */
+        private static long contentLength(byte[] l, int len) {
+            if (len < CL.length) {
+                return 0;
+            }
+            for (int j = 0; j < CL.length; j++) {
+                if ((l[j] | 0x20) != CL[j]) {
+                    return 0;
+                }
+            }
+            long v = 0;
+            for (int k = CL.length; k < len; k++) {
+                byte c = l[k];
+                if (c >= '0' && c <= '9') {
+                    v = v * 10 + (c - '0');
+                } else if (c != ' ' && c != '\t') {
+                    break;
+                }
+            }
+            return v;
+        }
+    }
+
+    /** Sends requests and records each response's latency. */
     private static final class Client extends ChannelInboundHandlerAdapter {
         final Samples samples;
         final boolean keepAlive;
-        final ArrayDeque<Long> due = new ArrayDeque<>();
+        final Times due = new Times();
+        final ResponseReader reader = new ResponseReader();
         long closedLoopUntil;
+        boolean sendNextTurn;
         java.util.function.Consumer<Boolean> onDone;
-        // parser state: header bytes so far, and how much body is left (-1 while in headers)
-        private byte[] head = new byte[512];
-        private int headLen;
-        private long bodyLeft = -1;
         private boolean finished;
 
         Client(Samples samples, boolean keepAlive) {
@@ -290,35 +416,15 @@ public final class LoadGen implements AutoCloseable {
 
         void sendNow(Channel ch) {
             due.add(System.nanoTime());
-            ch.writeAndFlush(Unpooled.wrappedBuffer(KEEP_ALIVE));
+            ch.writeAndFlush(KEEP_ALIVE.duplicate());
         }
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf buf = (ByteBuf) msg;
             try {
-                int i = buf.readerIndex();
-                int end = buf.writerIndex();
-                while (i < end) {
-                    if (bodyLeft < 0) {
-                        byte b = buf.getByte(i++);
-                        if (headLen == head.length) {
-                            head = Arrays.copyOf(head, head.length * 2);
-                        }
-                        head[headLen++] = b;
-                        if (b == '\n' && headLen >= 4 && head[headLen - 2] == '\r' && head[headLen - 3] == '\n') {
-                            bodyLeft = contentLength(head, headLen);
-                            headLen = 0;
-                        }
-                    } else {
-                        int n = (int) Math.min(bodyLeft, end - i);
-                        i += n;
-                        bodyLeft -= n;
-                    }
-                    if (bodyLeft == 0) {
-                        bodyLeft = -1;
-                        responseDone(ctx);
-                    }
+                for (int n = reader.read(buf); n > 0; n--) {
+                    responseDone(ctx);
                 }
             } finally {
                 buf.release();
@@ -326,9 +432,8 @@ public final class LoadGen implements AutoCloseable {
         }
 
         private void responseDone(ChannelHandlerContext ctx) {
-            Long t = due.poll();
-            if (t != null) {
-                samples.add(System.nanoTime() - t);
+            if (!due.isEmpty()) {
+                samples.add(System.nanoTime() - due.poll());
             }
             if (!keepAlive) {
                 finished = true;
@@ -336,33 +441,13 @@ public final class LoadGen implements AutoCloseable {
                 return;
             }
             if (closedLoopUntil != 0 && System.nanoTime() < closedLoopUntil) {
-                sendNow(ctx.channel());
-            }
-        }
-
-        private static final byte[] CL = "content-length:".getBytes(StandardCharsets.US_ASCII);
-
-        /** The Content-Length value in the header block, 0 when there is none. */
-        static long contentLength(byte[] h, int len) {
-            outer:
-            for (int i = 0; i + CL.length <= len; i++) {
-                for (int j = 0; j < CL.length; j++) {
-                    if (Character.toLowerCase(h[i + j]) != CL[j]) {
-                        continue outer;
-                    }
+                Channel ch = ctx.channel();
+                if (sendNextTurn) {
+                    ch.eventLoop().execute(() -> sendNow(ch));
+                } else {
+                    sendNow(ch);
                 }
-                long v = 0;
-                for (int k = i + CL.length; k < len; k++) {
-                    byte c = h[k];
-                    if (c >= '0' && c <= '9') {
-                        v = v * 10 + (c - '0');
-                    } else if (c != ' ') {
-                        break;
-                    }
-                }
-                return v;
             }
-            return 0;
         }
 
         @Override

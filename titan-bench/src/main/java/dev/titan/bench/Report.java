@@ -20,9 +20,10 @@ final class Report {
     static final String BEGIN = "<!-- bench:results:begin -->";
     static final String END = "<!-- bench:results:end -->";
     private static final List<String> ORDER = List.of("direct", "titan", "haproxy", "nginx-stream", "titan-tunnel", "ssh-R", "microsocks", "tinyproxy", "wrk",
-            "titan-loadgen");
+            "titan-loadgen", "titan-loadgen-wrk-clock");
     private static final Map<String, String> COLOURS = Map.of("direct", "#9e9e9e", "titan", "#1565c0", "haproxy", "#ef6c00",
-            "nginx-stream", "#2e7d32", "titan-tunnel", "#1565c0", "ssh-R", "#6a1b9a", "wrk", "#6d4c41", "titan-loadgen", "#1565c0");
+            "nginx-stream", "#2e7d32", "titan-tunnel", "#1565c0", "ssh-R", "#6a1b9a", "wrk", "#6d4c41", "titan-loadgen", "#1565c0",
+            "titan-loadgen-wrk-clock", "#90caf9");
 
     private Report() {
     }
