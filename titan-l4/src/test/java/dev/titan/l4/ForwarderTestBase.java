@@ -129,6 +129,31 @@ abstract class ForwarderTestBase {
     }
 
     @Test
+    void idleTimeoutSparesAPairWithTrafficAndClosesItOnceQuiet() throws Exception {
+        TcpServer echo = h.add(TestServers.echo("echo"));
+        h.start(QUIET + """
+                listeners: [ { name: fw, listen_addr: "127.0.0.1:0", cluster: c, idle_timeout: 300ms } ]
+                clusters:
+                """ + cluster("c", "", echo.endpoint()));
+        try (Socket s = new Socket()) {
+            s.connect(h.address("fw"));
+            s.setSoTimeout(5000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            for (int i = 0; i < 12; i++) { // 1.2 s of a byte every 100 ms: four timeouts' worth, never quiet for one
+                out.write(i);
+                out.flush();
+                assertThat(in.read()).isEqualTo(i);
+                Thread.sleep(100);
+            }
+            long quietFrom = System.nanoTime();
+            assertThat(in.read()).as("the quiet pair is closed").isEqualTo(-1);
+            Duration quiet = Duration.ofNanos(System.nanoTime() - quietFrom);
+            assertThat(quiet).isBetween(Duration.ofMillis(200), Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
     void halfCloseFromTheClientPassesTheFinAndKeepsTheReplyPath() throws Exception {
         TcpServer echo = h.add(TestServers.echo("echo"));
         h.start(QUIET + """

@@ -12,6 +12,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -55,7 +57,10 @@ public final class Relay {
     private final Channel b;
     private final Stats stats;
     private final long idleNanos;
-    private volatile long lastActivity = System.nanoTime();
+    // traffic seen by the idle timer: each side counts its reads (a plain store, no clock read per
+    // read); the timer, on a's loop, notes when a count last moved
+    private long activitySeen = -1;
+    private long quietSince = System.nanoTime();
     private volatile long bytesFromB;
     private volatile Throwable errorOfB;
     private ScheduledFuture<?> idleTask;
@@ -139,9 +144,16 @@ public final class Relay {
         if (idleNanos == 0) {
             return;
         }
-        long period = Math.max(TimeUnit.MILLISECONDS.toNanos(50), idleNanos / 4);
+        // a tick notices traffic up to a period late, so a quiet pair closes between idleNanos and
+        // idleNanos + 2 periods after its last byte: at most a quarter late for timeouts over 200 ms
+        long period = Math.max(TimeUnit.MILLISECONDS.toNanos(25), idleNanos / 8);
         idleTask = a.eventLoop().scheduleAtFixedRate(() -> {
-            if (System.nanoTime() - lastActivity >= idleNanos) {
+            long now = System.nanoTime();
+            long activity = sideA.activity() + sideB.activity();
+            if (activity != activitySeen) {
+                activitySeen = activity;
+                quietSince = now;
+            } else if (now - quietSince >= idleNanos) {
                 a.close();
                 b.close();
             }
@@ -169,6 +181,26 @@ public final class Relay {
         private final RateLimiter limit;
         private volatile boolean inputDone; // read by the other side, which may run on another loop
         private volatile boolean throttled; // paused by the bandwidth limit; the other side must not resume it
+        private long activity; // reads and ends of input on this side; written by its loop only, read by the idle timer
+
+        private static final VarHandle ACTIVITY;
+
+        static {
+            try {
+                ACTIVITY = MethodHandles.lookup().findVarHandle(Side.class, "activity", long.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        /** Counts traffic: an opaque store, visible to the timer on another loop without a fence. */
+        private void active() {
+            ACTIVITY.setOpaque(this, activity + 1);
+        }
+
+        long activity() {
+            return (long) ACTIVITY.getOpaque(this);
+        }
 
         Side(Channel peer, LongConsumer counter, boolean isB, RateLimiter limit) {
             this.peer = peer;
@@ -181,7 +213,7 @@ public final class Relay {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof ByteBuf buf) {
                 int n = buf.readableBytes();
-                lastActivity = System.nanoTime();
+                active();
                 if (n > 0) {
                     counter.accept(n);
                     if (limit != null) {
@@ -254,7 +286,7 @@ public final class Relay {
                     return;
                 }
                 inputDone = true;
-                lastActivity = System.nanoTime();
+                active();
                 Side other = isB ? sideA : sideB;
                 if (other.inputDone) {
                     // both ends have finished sending: the pair is done once the last bytes are out
