@@ -300,6 +300,12 @@ public final class Relay {
                     peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
                         if (duplex.isActive()) {
                             duplex.shutdownOutput();
+                            // Both directions of the pair are then ending, so the end of the peer's
+                            // input will end the pair: let it close the channel. With half-closure on,
+                            // Netty would first shut the input down (a syscall on a socket already
+                            // closed both ways, failing with ENOTCONN into an exception with a stack
+                            // trace) and change its epoll interest twice before the relay closed it.
+                            duplex.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
                         }
                         closeIfBothDone(ctx.channel());
                     });
