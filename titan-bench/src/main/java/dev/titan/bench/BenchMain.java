@@ -3,6 +3,7 @@ package dev.titan.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -111,6 +112,9 @@ public final class BenchMain implements Callable<Integer> {
         System.out.printf("machine: %s; proxies pinned to CPUs %s with %d thread(s), load and backend on %s%n",
                 machine.get("cpu"), sys.proxyCpus, threads, sys.loadCpus);
         long t0 = System.nanoTime();
+        // stopped by a signal (Ctrl-C, kill), the run still stops what it started
+        Thread stopSystems = new Thread(sys::close, "stop-systems");
+        Runtime.getRuntime().addShutdownHook(stopSystems);
         try (sys; LoadGen gen = new LoadGen(1)) {
             sys.startBackend();
             for (String s : run) {
@@ -181,7 +185,7 @@ public final class BenchMain implements Callable<Integer> {
      * over from the previous results and marked with the date of the run that measured them.
      */
     @SuppressWarnings("unchecked")
-    private Map<String, String> carryOver(Path previous) throws java.io.IOException {
+    private Map<String, String> carryOver(Path previous) throws IOException {
         Map<String, String> carried = new LinkedHashMap<>();
         if (!Files.exists(previous)) {
             return carried;
@@ -209,7 +213,16 @@ public final class BenchMain implements Callable<Integer> {
     private static final List<Systems.Proxy> PROXIES = List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX);
 
     /** Starts every proxy, warms each up, then measures all of them in {@code r} rounds, rotating the order. */
+    /** Done before a measurement and outside it: not in the time or CPU the measurement records. */
+    interface Prepare {
+        void run(Systems.Proxy proxy) throws Exception;
+    }
+
     private void rounds(Systems sys, String scenario, int r, int secs, boolean skipDirect, Measure m) throws Exception {
+        rounds(sys, scenario, r, secs, skipDirect, p -> { }, m);
+    }
+
+    private void rounds(Systems sys, String scenario, int r, int secs, boolean skipDirect, Prepare before, Measure m) throws Exception {
         List<Systems.Proxy> all = new ArrayList<>();
         if (!skipDirect) {
             all.add(Systems.DIRECT);
@@ -232,7 +245,7 @@ public final class BenchMain implements Callable<Integer> {
                 awaitTimeWaitDrained(1_000);
             }
             settle(sys, scenario, Systems.TITAN, L4_SETTLE_SECONDS, null);
-            measureRounds(scenario, all, r, secs, withCpu(owners, m));
+            measureRounds(scenario, all, r, secs, withCpu(owners, before, m));
         } finally {
             procs.forEach(sys::stop);
         }
@@ -269,12 +282,19 @@ public final class BenchMain implements Callable<Integer> {
 
     /**
      * Adds what the system's own processes cost during a measurement: {@code proxy_cpu_pct}, their
-     * CPU time as a share of one core, and {@code proxy_cpu_us_per_req}, CPU time per request. On
+     * CPU time as a share of one core, and {@code proxy_cpu_us_per_req} ({@code _per_conn} where a
+     * request is a connection), CPU time per request. On
      * this machine the load core often limits every system alike (direct runs no faster than the
      * proxies), and then req/s alone cannot tell an efficient proxy from a wasteful one.
      */
     private static Measure withCpu(Map<Systems.Proxy, List<Proc>> owners, Measure m) {
+        return withCpu(owners, p -> { }, m);
+    }
+
+    /** {@link #withCpu(Map, Measure)}, with {@code before} run ahead of each measurement and outside its time and CPU. */
+    private static Measure withCpu(Map<Systems.Proxy, List<Proc>> owners, Prepare prepare, Measure m) {
         return (p, d) -> {
+            prepare.run(p);
             List<Proc> own = owners.get(p);
             if (own == null) {
                 return m.run(p, d);
@@ -285,9 +305,10 @@ public final class BenchMain implements Callable<Integer> {
             double wall = (System.nanoTime() - t0) / 1e9;
             double cpu = (Proc.cpuTicks(own) - before) / (double) Proc.TICKS_PER_SECOND;
             v.put("proxy_cpu_pct", 100 * cpu / wall);
-            Double rps = v.get("req_per_s");
-            if (rps != null && rps > 0) {
-                v.put("proxy_cpu_us_per_req", cpu * 1e6 / (rps * d));
+            boolean perConnection = v.containsKey("conn_per_s");
+            Double rate = v.get(perConnection ? "conn_per_s" : "req_per_s");
+            if (rate != null && rate > 0) {
+                v.put(perConnection ? "proxy_cpu_us_per_conn" : "proxy_cpu_us_per_req", cpu * 1e6 / (rate * d));
             }
             return v;
         };
@@ -422,7 +443,7 @@ public final class BenchMain implements Callable<Integer> {
                 if (new String(s.getInputStream().readAllBytes()).startsWith("HTTP/1.1 200")) {
                     return;
                 }
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 // not yet
             }
             if (System.currentTimeMillis() > end) {
@@ -440,15 +461,9 @@ public final class BenchMain implements Callable<Integer> {
      * first requests, which decided p99. Ports are widened as in l4-connrate and restored.
      */
     private void churn(Systems sys, Systems.Proxy p, int secs) throws Exception {
-        String range = portRange();
-        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000");
-        try {
+        try (WidePorts ports = WidePorts.widen()) {
             Map<String, Double> v = wrk(sys, p, 10, secs, true);
             System.out.printf("  warm-up %-13s %.0f new connections/s%n", p.name(), v.get("conn_per_s"));
-        } finally {
-            if (widened) {
-                restorePortRange(range);
-            }
         }
     }
 
@@ -524,19 +539,14 @@ public final class BenchMain implements Callable<Integer> {
      * drained, lasts at most 4 s, and the port range is widened for the scenario where allowed.
      */
     private void connectionRate(Systems sys, int r, int secs) throws Exception {
-        String range = portRange();
-        boolean widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000");
-        try {
-            rounds(sys, "l4-connrate", r, Math.min(secs, 4), false, (p, d) -> {
+        try (WidePorts ports = WidePorts.widen()) {
+            // the wait for the TIME_WAIT table is outside the measurement: it once counted in the
+            // wall time the CPU share was taken over, and made HAProxy's 93% of a core read 6%
+            rounds(sys, "l4-connrate", r, Math.min(secs, 4), false, p -> {
                 if (!quick) { // --quick proves the scenario runs; its few seconds of connections fit the widened range
                     awaitTimeWaitDrained(20_000); // of the widened range's 45,000 ports
                 }
-                return wrk(sys, p, 50, d, true);
-            });
-        } finally {
-            if (widened) {
-                restorePortRange(range);
-            }
+            }, (p, d) -> wrk(sys, p, 50, d, true));
         }
     }
 
@@ -545,11 +555,47 @@ public final class BenchMain implements Callable<Integer> {
      * only the first byte of this /proc file (its size is reported as 0), which once made the
      * restore below write "3" and fail, leaving the machine's range widened.
      */
-    static String portRange() throws java.io.IOException {
+    static String portRange() throws IOException {
         return String.join(" ", Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))).trim().replaceAll("\\s+", " ");
     }
 
-    private static void restorePortRange(String range) throws java.io.IOException {
+    /**
+     * The ephemeral port range widened to 20000-65000 for a scenario that opens many connections,
+     * and put back on close, or by a shutdown hook when a signal ends the run first.
+     */
+    record WidePorts(String range, Thread restore) implements AutoCloseable {
+        static final WidePorts NONE = new WidePorts(null, null);
+
+        static WidePorts widen() throws IOException {
+            String range = portRange();
+            if (!Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000")) {
+                return NONE;
+            }
+            Thread restore = new Thread(() -> {
+                try {
+                    restorePortRange(range);
+                } catch (IOException e) {
+                    System.out.println("  WARNING: could not restore net.ipv4.ip_local_port_range to " + range + ": " + e);
+                }
+            }, "restore-port-range");
+            Runtime.getRuntime().addShutdownHook(restore);
+            return new WidePorts(range, restore);
+        }
+
+        boolean widened() {
+            return range != null;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (widened()) {
+                Runtime.getRuntime().removeShutdownHook(restore);
+                restorePortRange(range);
+            }
+        }
+    }
+
+    private static void restorePortRange(String range) throws IOException {
         Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=" + range));
         if (!portRange().equals(range)) {
             System.out.println("  WARNING: could not restore net.ipv4.ip_local_port_range to " + range + " (now " + portRange() + ")");
@@ -625,20 +671,16 @@ public final class BenchMain implements Callable<Integer> {
     // ------------------------------------------------------------------ idle concurrency
 
     private void concurrency(Systems sys, LoadGen gen, List<Integer> counts) throws Exception {
-        String range = portRange();
-        boolean widened = false;
-        if (counts.stream().anyMatch(n -> n > 20_000)) {
-            widened = Proc.runQuiet(List.of("sysctl", "-w", "net.ipv4.ip_local_port_range=20000 65000")).contains("20000");
-            if (!widened) {
-                System.out.println("  cannot widen net.ipv4.ip_local_port_range (needs root): counts above 20,000 skipped");
-                counts = counts.stream().filter(n -> n <= 20_000).toList();
-            }
-        }
         List<InetSocketAddress> sources = new ArrayList<>();
         for (int i = 1; i <= 8; i++) {
             sources.add(new InetSocketAddress(InetAddress.getByName("127.0.0." + i), 0));
         }
-        try {
+        boolean many = counts.stream().anyMatch(n -> n > 20_000);
+        try (WidePorts ports = many ? WidePorts.widen() : WidePorts.NONE) {
+            if (many && !ports.widened()) {
+                System.out.println("  cannot widen net.ipv4.ip_local_port_range (needs root): counts above 20,000 skipped");
+                counts = counts.stream().filter(n -> n <= 20_000).toList();
+            }
             for (int n : counts) {
                 for (Systems.Proxy p : List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX)) {
                     Proc proc = sys.start(p);
@@ -663,10 +705,6 @@ public final class BenchMain implements Callable<Integer> {
                         sys.stop(proc);
                     }
                 }
-            }
-        } finally {
-            if (widened) {
-                restorePortRange(range);
             }
         }
     }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Starts the systems under test with identical conditions: the same backend, the same number of
@@ -37,7 +38,7 @@ final class Systems implements AutoCloseable {
     final String proxyCpus;
     final String loadCpus;
     final Path titanJar;
-    private final List<Proc> running = new ArrayList<>();
+    private final List<Proc> running = new CopyOnWriteArrayList<>(); // also read by the shutdown hook
 
     Systems(Path dir, int threads, Path titanJar) {
         this.dir = dir;
