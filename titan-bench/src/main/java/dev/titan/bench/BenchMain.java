@@ -212,12 +212,12 @@ public final class BenchMain implements Callable<Integer> {
 
     private static final List<Systems.Proxy> PROXIES = List.of(Systems.TITAN, Systems.HAPROXY, Systems.NGINX);
 
-    /** Starts every proxy, warms each up, then measures all of them in {@code r} rounds, rotating the order. */
     /** Done before a measurement and outside it: not in the time or CPU the measurement records. */
     interface Prepare {
         void run(Systems.Proxy proxy) throws Exception;
     }
 
+    /** Starts every proxy, warms each up, then measures all of them in {@code r} rounds, rotating the order. */
     private void rounds(Systems sys, String scenario, int r, int secs, boolean skipDirect, Measure m) throws Exception {
         rounds(sys, scenario, r, secs, skipDirect, p -> { }, m);
     }

@@ -292,7 +292,7 @@ public final class LoadGen implements AutoCloseable {
 
     /** Send times of the requests still waiting for their responses, oldest first, without boxing. */
     static final class Times {
-        private long[] t = new long[4];
+        private long[] t = new long[4]; // a power of two, so that wrapping is a mask
         private int head;
         private int size;
 
@@ -300,12 +300,12 @@ public final class LoadGen implements AutoCloseable {
             if (size == t.length) {
                 long[] n = new long[t.length * 2];
                 for (int i = 0; i < size; i++) {
-                    n[i] = t[(head + i) % t.length];
+                    n[i] = t[(head + i) & (t.length - 1)];
                 }
                 t = n;
                 head = 0;
             }
-            t[(head + size++) % t.length] = v;
+            t[(head + size++) & (t.length - 1)] = v;
         }
 
         /** Removes and returns the oldest time; call only when not {@link #isEmpty()} (nanoTime values may be negative). */
@@ -314,7 +314,7 @@ public final class LoadGen implements AutoCloseable {
                 throw new IllegalStateException("no request is waiting");
             }
             long v = t[head];
-            head = (head + 1) % t.length;
+            head = (head + 1) & (t.length - 1);
             size--;
             return v;
         }

@@ -57,8 +57,8 @@ public final class Relay {
     private final Channel b;
     private final Stats stats;
     private final long idleNanos;
-    // traffic seen by the idle timer: each side counts its reads (a plain store, no clock read per
-    // read); the timer, on a's loop, notes when a count last moved
+    // traffic seen by the idle timer: each side counts its reads (an opaque store, no clock read
+    // per read); the timer, on a's loop, notes when a count last moved
     private long activitySeen = -1;
     private long quietSince = System.nanoTime();
     private volatile long bytesFromB;
@@ -302,9 +302,9 @@ public final class Relay {
                             duplex.shutdownOutput();
                             // Both directions of the pair are then ending, so the end of the peer's
                             // input will end the pair: let it close the channel. With half-closure on,
-                            // Netty would first shut the input down (a syscall on a socket already
+                            // Netty would first shut the input down: a syscall on a socket already
                             // closed both ways, failing with ENOTCONN into an exception with a stack
-                            // trace) and change its epoll interest twice before the relay closed it.
+                            // trace, before the relay closed it anyway.
                             duplex.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
                         }
                         closeIfBothDone(ctx.channel());
