@@ -12,10 +12,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * Starts the systems under test with identical conditions: the same backend, the same number of
  * worker threads, the proxy pinned to its own cores and the load generator and backend to the
- * rest. Ports: backend nginx 18080, iperf3 15201; each proxy has a port for each.
+ * rest. Ports: backend nginx 18080 (and 18081, the same nginx proxying to itself), iperf3 15201;
+ * each proxy has a port for each.
  */
 final class Systems implements AutoCloseable {
     static final int BACKEND = 18080;
+    /**
+     * The backend's worker proxying each request to its own port 18080 (upstream keep-alive): about
+     * three times its work per request, so that this backend, not a load generator, limits a run.
+     */
+    static final int SLOW_BACKEND = 18081;
     static final int IPERF = 15201;
 
     /** A proxy under test and the ports it forwards on. */
@@ -23,6 +29,7 @@ final class Systems implements AutoCloseable {
     }
 
     static final Proxy DIRECT = new Proxy("direct", BACKEND, IPERF);
+    static final Proxy SLOW_DIRECT = new Proxy("direct-slow", SLOW_BACKEND, IPERF);
     static final Proxy TITAN = new Proxy("titan", 18101, 18102);
     static final Proxy HAPROXY = new Proxy("haproxy", 18201, 18202);
     static final Proxy NGINX = new Proxy("nginx-stream", 18301, 18302);
@@ -65,12 +72,17 @@ final class Systems implements AutoCloseable {
                   keepalive_requests 100000000;
                   keepalive_timeout 600s;
                   client_header_timeout 600s;
+                  upstream self { server 127.0.0.1:%2$d; keepalive 200; keepalive_requests 100000000; }
                   server {
                     listen 127.0.0.1:%2$d backlog=65535 reuseport;
                     location / { return 200 "hello, world\\n"; }
                   }
+                  server {
+                    listen 127.0.0.1:%3$d backlog=65535 reuseport;
+                    location / { proxy_pass http://self; proxy_http_version 1.1; proxy_set_header Connection ""; }
+                  }
                 }
-                """.formatted(dir, BACKEND));
+                """.formatted(dir, BACKEND, SLOW_BACKEND));
         Proc p = Proc.start("backend", loadCpus, dir.resolve("backend.log"), List.of("nginx", "-c", conf.toString(), "-p", dir.toString()));
         running.add(p);
         Proc.awaitPort("backend nginx", BACKEND, 10_000);
