@@ -58,6 +58,10 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "5000", description = "Offered rate of l4-latency, requests/s (default ${DEFAULT-VALUE}).")
     int rate;
 
+    @Option(names = "--titan-transport", defaultValue = "auto",
+            description = "Titan's transport.type: auto (its default), epoll, io_uring or nio (default ${DEFAULT-VALUE}).")
+    String titanTransport;
+
     @Option(names = "--titan-jar", defaultValue = "titan-app/target/titan.jar")
     Path titanJar;
 
@@ -106,7 +110,7 @@ public final class BenchMain implements Callable<Integer> {
         int r = rounds != null ? rounds : quick ? 1 : 3;
         int secs = seconds != null ? seconds : quick ? 2 : 10;
         Path dir = Files.createTempDirectory("titan-bench");
-        Systems sys = new Systems(dir, threads, titanJar.toAbsolutePath());
+        Systems sys = new Systems(dir, threads, titanJar.toAbsolutePath(), titanTransport);
         pinSelf(sys.loadCpus);
         Map<String, String> machine = machine(sys);
         System.out.printf("machine: %s; proxies pinned to CPUs %s with %d thread(s), load and backend on %s%n",
@@ -869,6 +873,7 @@ public final class BenchMain implements Callable<Integer> {
         m.put("wrk", Proc.runQuiet(List.of("sh", "-c", "wrk --version 2>&1 | head -1")));
         m.put("iperf3", Proc.runQuiet(List.of("sh", "-c", "iperf3 --version | head -1")));
         m.put("titan_jar", titanJar.toString());
+        m.put("titan_transport", titanTransport);
         m.put("pinning", "proxy CPUs " + sys.proxyCpus + ", load generator and backend CPUs " + sys.loadCpus);
         return m;
     }

@@ -45,10 +45,13 @@ final class Systems implements AutoCloseable {
     final String proxyCpus;
     final String loadCpus;
     final Path titanJar;
+    /** Titan's {@code transport.type} (auto, epoll, io_uring, nio). */
+    final String titanTransport;
     private final List<Proc> running = new CopyOnWriteArrayList<>(); // also read by the shutdown hook
 
-    Systems(Path dir, int threads, Path titanJar) {
+    Systems(Path dir, int threads, Path titanJar, String titanTransport) {
         this.dir = dir;
+        this.titanTransport = titanTransport;
         this.threads = threads;
         this.titanJar = titanJar;
         int cores = Runtime.getRuntime().availableProcessors();
@@ -141,7 +144,7 @@ final class Systems implements AutoCloseable {
                 logging: { level: warn }
                 metrics: { enabled: false }
                 admin: { enabled: false }
-                transport: { type: epoll, worker_threads: %d }
+                transport: { type: %s, worker_threads: %d }
                 drain_timeout: 0s
                 listeners:
                   - { name: http, listen_addr: "127.0.0.1:%d", cluster: http, backlog: 65535 }
@@ -153,7 +156,7 @@ final class Systems implements AutoCloseable {
                   iperf:
                     endpoints: [ "127.0.0.1:%d" ]
                     pools: { strategy: { type: static, static: { size_per_remote: 0 } } }
-                """.formatted(threads, TITAN.httpPort(), TITAN.iperfPort(), BACKEND, IPERF));
+                """.formatted(titanTransport, threads, TITAN.httpPort(), TITAN.iperfPort(), BACKEND, IPERF));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads));
         cmd.addAll(extraJvmOptions());
@@ -250,8 +253,8 @@ final class Systems implements AutoCloseable {
                 logging: { level: warn }
                 metrics: { enabled: false }
                 admin: { enabled: false }
-                transport: { type: epoll, worker_threads: %d }
-                """.formatted(threads);
+                transport: { type: %s, worker_threads: %d }
+                """.formatted(titanTransport, threads);
         Path serverYaml = dir.resolve("tunnel-server.yaml");
         Files.writeString(serverYaml, common + """
                 tunnel_server:

@@ -19,6 +19,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -79,8 +80,12 @@ public final class TcpListener implements ListenerHandle {
         if (c.tcpKeepAlive()) {
             b.childOption(ChannelOption.SO_KEEPALIVE, true);
         }
-        if (c.reusePort() && transport.kind() == Transport.Kind.EPOLL) {
-            b.option(EpollChannelOption.SO_REUSEPORT, true);
+        if (c.reusePort()) {
+            switch (transport.kind()) {
+                case EPOLL -> b.option(EpollChannelOption.SO_REUSEPORT, true);
+                case IO_URING -> b.option(IoUringChannelOption.SO_REUSEPORT, true);
+                case NIO -> { } // not offered by the JDK's channels
+            }
         }
         try {
             server = b.bind(c.listenAddr()).syncUninterruptibly().channel();

@@ -43,7 +43,7 @@ public record TitanConfig(
 
     /** Event-loop transport: epoll where available unless told otherwise; 0 threads means one per core. */
     public record Transport(String type, int workerThreads) {
-        public static final List<String> TYPES = List.of("auto", "epoll", "nio");
+        public static final List<String> TYPES = List.of("auto", "epoll", "nio", "io_uring");
     }
 
     public ClusterConfig cluster(String name) {

@@ -25,7 +25,8 @@ class TransportTest {
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void aCloseThatCrossesLoopsDuringShutdownStillRuns(Transport.Kind kind) throws Exception {
-        if (kind == Transport.Kind.EPOLL && !io.netty.channel.epoll.Epoll.isAvailable()) {
+        if (kind == Transport.Kind.EPOLL && !io.netty.channel.epoll.Epoll.isAvailable()
+                || kind == Transport.Kind.IO_URING && !io.netty.channel.uring.IoUring.isAvailable()) {
             return;
         }
         Transport transport = Transport.create(kind, 2);
