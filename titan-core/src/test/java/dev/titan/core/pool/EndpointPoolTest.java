@@ -56,7 +56,7 @@ class EndpointPoolTest {
         pool.maintain();
         assertThat(pool.target()).as("reaches recent_peak * (1 + ratio)").isEqualTo(36);
         // a dial that fails is retried at the next refill, as the maintenance interval does in service
-        // (a busy CI machine once left this pool one connection short for good)
+        // (once, on a busy CI machine, the pool was still short of 36 after 5 s without these retries)
         await().atMost(Duration.ofSeconds(10)).until(() -> {
             pool.refill();
             return pool.idleCount() == 36;
