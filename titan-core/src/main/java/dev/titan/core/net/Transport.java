@@ -130,6 +130,7 @@ public final class Transport implements AutoCloseable {
     /**
      * A new unregistered TCP channel whose socket has the family of {@code target}: an IPv4 socket
      * for an IPv4 address (Netty's default is a dual-stack IPv6 socket, which costs more per connect).
+     * On io_uring it is always that dual-stack socket: Netty's io_uring channel takes no family.
      */
     public SocketChannel newSocketChannel(InetSocketAddress target) {
         SocketProtocolFamily family = target.getAddress() instanceof Inet6Address ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET;
