@@ -190,8 +190,8 @@ public final class TcpListener implements ListenerHandle {
                     @Override
                     public void closed(Relay relay) {
                         meters.recordDuration(System.nanoTime() - start);
-                        if (relay.bFailedBeforeAnyByte()) {
-                            cl.reportFailure(up.endpoint()); // a reset before any reply is a passive failure signal
+                        if (relay.bRefused()) {
+                            cl.reportFailure(up.endpoint()); // a reset before any reply to a first request is a passive failure signal
                         } else if (relay.bAnswered()) {
                             cl.reportSuccess(up.endpoint());
                         }

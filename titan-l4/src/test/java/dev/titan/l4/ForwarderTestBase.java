@@ -434,6 +434,92 @@ abstract class ForwarderTestBase {
     }
 
     @Test
+    void aBackendThatResetsBeforeAnsweringIsEjected() throws Exception {
+        TcpServer good = h.add(TestServers.echo("good"));
+        // takes the request, then resets without a word: a dead service behind a live port
+        TcpServer refuser = h.add(new TcpServer("refuser", s -> {
+            s.getInputStream().read(new byte[64]);
+            s.setSoLinger(true, 0);
+        }));
+        h.start(QUIET + """
+                listeners: [ { name: fw, listen_addr: "127.0.0.1:0", cluster: c } ]
+                clusters:
+                """ + cluster("c", """
+                probing: { interval: 1h }
+                balancer: { algorithm: round_robin }
+                pools: { strategy: { type: static, static: { size_per_remote: 0 } } }
+                """, good.endpoint(), refuser.endpoint()));
+        InetSocketAddress fw = h.address("fw");
+        for (int i = 0; i < 6; i++) {
+            try {
+                Harness.echo(fw, new byte[32]);
+            } catch (IOException e) {
+                // the ones sent to the refuser fail: that is what gets it ejected
+            }
+        }
+        assertThat(refuser.accepted()).as("connections the refuser took").isGreaterThanOrEqualTo(2);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(stateOf("c", refuser.endpoint()))
+                .as("a backend resetting every connection before answering").isEqualTo("ejected"));
+        assertThat(stateOf("c", good.endpoint())).isNotEqualTo("ejected");
+        for (int i = 0; i < 10; i++) {
+            assertThat(Harness.echo(fw, new byte[] {2})).as("requests after the ejection").containsExactly(2);
+        }
+    }
+
+    @Test
+    void aBackendEndingAOneWayStreamWithAResetIsNotEjected() throws Exception {
+        // iperf3's server: never writes on a data stream, and closes it with the client's bytes
+        // still unread when the test ends, which resets it
+        AtomicInteger streamsFed = new AtomicInteger(); // connections that brought data (probes bring none)
+        TcpServer sink = h.add(new TcpServer("sink", s -> {
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[64 * 1024];
+            long total = 0;
+            int n;
+            while (total < 1 << 20 && (n = in.read(buf)) >= 0) {
+                if (total == 0 && n > 0) {
+                    streamsFed.incrementAndGet();
+                }
+                total += n;
+            }
+            s.setSoLinger(true, 0);
+        }));
+        h.start(QUIET + """
+                listeners: [ { name: fw, listen_addr: "127.0.0.1:0", cluster: c } ]
+                clusters:
+                """ + cluster("c", """
+                probing: { interval: 1h }
+                pools: { strategy: { type: static, static: { size_per_remote: 0 } } }
+                """, sink.endpoint()));
+        InetSocketAddress fw = h.address("fw");
+        byte[] chunk = new byte[64 * 1024];
+        for (int stream = 1; stream <= 6; stream++) {
+            try (Socket s = open(fw)) {
+                OutputStream out = s.getOutputStream();
+                for (int i = 0; i < 1024; i++) { // at most 64 MiB: the reset ends it long before
+                    out.write(chunk);
+                }
+                throw new AssertionError("stream " + stream + ": 64 MiB went into a sink that resets after 1 MiB");
+            } catch (IOException expected) {
+                // the reset, passed on
+            }
+            int streams = stream;
+            await().atMost(Duration.ofSeconds(5)).until(() -> h.engine.listener("fw").activeConnections() == 0);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(streamsFed).as("streams that reached the sink").hasValue(streams));
+        }
+        assertThat(stateOf("c", sink.endpoint())).as("after six one-way streams the backend ended").isNotEqualTo("ejected");
+        try (Socket s = open(fw)) {
+            s.getOutputStream().write(chunk);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(streamsFed).as("streams that reached the sink").hasValue(7));
+        }
+    }
+
+    private String stateOf(String cluster, String endpoint) {
+        return h.engine.clusters().get(cluster).status().join().stream()
+                .filter(st -> st.endpoint().equals(endpoint)).findFirst().orElseThrow().state();
+    }
+
+    @Test
     void limitsPerClientIpAndPerListener() throws Exception {
         TcpServer echo = h.add(TestServers.echo("echo"));
         h.start(QUIET + """

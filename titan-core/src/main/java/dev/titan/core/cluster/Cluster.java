@@ -63,6 +63,7 @@ public final class Cluster implements AutoCloseable {
     private final Map<InetSocketAddress, Endpoint> tracked = new LinkedHashMap<>();
     private final Map<Endpoint, EndpointPool> pools = new HashMap<>();
     private boolean probing;
+    private boolean panic; // every candidate ejected: routing over them anyway
     private boolean started;
     private volatile boolean closed;
     // read by every event loop
@@ -439,7 +440,13 @@ public final class Cluster implements AutoCloseable {
         pools.values().forEach(EndpointPool::maintain);
     }
 
-    /** Recomputes the lists that event loops pick from: the active set less ejected endpoints. */
+    /**
+     * Recomputes the lists that event loops pick from: the active set less ejected endpoints; while
+     * there is none, the best scored or untested ones; and when every one of those is ejected, the
+     * ejected ones after all. Ejection moves traffic to better endpoints; on its own it never
+     * refuses every connection, since it rests on a guess from passive signals and a refusal is
+     * certain (Envoy calls this panic routing). Probes that find an endpoint down still take it out.
+     */
     private void refreshRoutable() {
         long now = clock.nanos();
         List<Endpoint> active = selector.active();
@@ -463,11 +470,35 @@ public final class Cluster implements AutoCloseable {
                             .toList();
                 }
             }
+            boolean panicNow = best.isEmpty();
+            if (panicNow) {
+                best = active.isEmpty()
+                        ? tracked.values().stream().filter(e -> e.isEjected(now) && e.score() > 0)
+                                .sorted(Comparator.comparingDouble(Endpoint::score).reversed()).limit(n).toList()
+                        : active;
+                panicNow = !best.isEmpty();
+            }
+            panic(panicNow);
             if (!best.equals(fallback)) {
                 fallback = best;
             }
-        } else if (!fallback.isEmpty()) {
-            fallback = List.of();
+        } else {
+            if (!fallback.isEmpty()) {
+                fallback = List.of();
+            }
+            panic(false);
+        }
+    }
+
+    private void panic(boolean now) {
+        if (now == panic) {
+            return;
+        }
+        panic = now;
+        if (now) {
+            log.warn("cluster {}: every candidate endpoint is ejected; routing to them anyway", name);
+        } else {
+            log.info("cluster {}: an endpoint is routable again; ejected ones get no traffic", name);
         }
     }
 

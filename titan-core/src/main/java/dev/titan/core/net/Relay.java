@@ -61,7 +61,6 @@ public final class Relay {
     // per read); the timer, on a's loop, notes when a count last moved
     private long activitySeen = -1;
     private long quietSince = System.nanoTime();
-    private volatile long bytesFromB;
     private volatile Throwable errorOfB;
     private ScheduledFuture<?> idleTask;
 
@@ -100,10 +99,7 @@ public final class Relay {
     public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats, RateLimiter fromA, RateLimiter fromB) {
         Relay r = new Relay(a, b, idleTimeout, stats);
         r.sideA = r.new Side(b, stats::bytesFromA, false, fromA);
-        r.sideB = r.new Side(a, n -> {
-            r.bytesFromB += n;
-            stats.bytesFromB(n);
-        }, true, fromB);
+        r.sideB = r.new Side(a, stats::bytesFromB, true, fromB);
         a.pipeline().addLast("relay", r.sideA);
         b.pipeline().addLast("relay", r.sideB);
         r.startIdleTimer();
@@ -182,12 +178,15 @@ public final class Relay {
         private volatile boolean inputDone; // read by the other side, which may run on another loop
         private volatile boolean throttled; // paused by the bandwidth limit; the other side must not resume it
         private long activity; // reads and ends of input on this side; written by its loop only, read by the idle timer
+        private long bytes; // bytes read on this side; written by its loop only, read when the pair ends
 
         private static final VarHandle ACTIVITY;
+        private static final VarHandle BYTES;
 
         static {
             try {
                 ACTIVITY = MethodHandles.lookup().findVarHandle(Side.class, "activity", long.class);
+                BYTES = MethodHandles.lookup().findVarHandle(Side.class, "bytes", long.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
@@ -200,6 +199,10 @@ public final class Relay {
 
         long activity() {
             return (long) ACTIVITY.getOpaque(this);
+        }
+
+        long bytes() {
+            return (long) BYTES.getOpaque(this);
         }
 
         Side(Channel peer, LongConsumer counter, boolean isB, RateLimiter limit) {
@@ -215,6 +218,7 @@ public final class Relay {
                 int n = buf.readableBytes();
                 active();
                 if (n > 0) {
+                    BYTES.setOpaque(this, bytes + n);
                     counter.accept(n);
                     if (limit != null) {
                         throttle(ctx, limit.take(n));
@@ -341,12 +345,25 @@ public final class Relay {
 
     /** True if side b (the upstream) sent at least one byte. */
     public boolean bAnswered() {
-        return bytesFromB > 0;
+        return sideB.bytes() > 0;
     }
 
-    /** True if side b (the upstream) failed (e.g. was reset) before it sent a single byte. */
-    public boolean bFailedBeforeAnyByte() {
-        return errorOfB != null && bytesFromB == 0;
+    /**
+     * Most bytes side b may have been given before it failed without answering for that to count as
+     * a refusal ({@link #bRefused()}): about what a client sends as its first request.
+     */
+    public static final long REFUSAL_MAX_BYTES = 64 * 1024;
+
+    /**
+     * True if side b (the upstream) failed (e.g. was reset) before it sent a single byte and before
+     * it had been given more than {@link #REFUSAL_MAX_BYTES}: an upstream that accepts connections
+     * and drops them (a crashed service behind a live port, an overloaded server). An upstream that
+     * took more than that was alive and reading; when it then resets a connection to which it never
+     * writes (iperf3's data streams, an upload it refuses part way), that is its protocol ending
+     * the stream, not a failure.
+     */
+    public boolean bRefused() {
+        return errorOfB != null && sideB.bytes() == 0 && sideA.bytes() <= REFUSAL_MAX_BYTES;
     }
 
     public Channel a() {
