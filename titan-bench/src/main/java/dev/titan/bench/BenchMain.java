@@ -3,6 +3,7 @@ package dev.titan.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.titan.core.net.Transport;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -873,7 +874,8 @@ public final class BenchMain implements Callable<Integer> {
         m.put("wrk", Proc.runQuiet(List.of("sh", "-c", "wrk --version 2>&1 | head -1")));
         m.put("iperf3", Proc.runQuiet(List.of("sh", "-c", "iperf3 --version | head -1")));
         m.put("titan_jar", titanJar.toString());
-        m.put("titan_transport", titanTransport);
+        m.put("titan_transport", titanTransport.equals("auto")
+                ? "auto (" + Transport.kindFor("auto").name().toLowerCase(Locale.ROOT) + ")" : titanTransport);
         m.put("pinning", "proxy CPUs " + sys.proxyCpus + ", load generator and backend CPUs " + sys.loadCpus);
         return m;
     }

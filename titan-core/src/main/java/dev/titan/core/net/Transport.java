@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The I/O transport of a Titan process: one event-loop group (one loop per core by default) and the
- * channel classes that go with it. epoll on Linux unless told otherwise, NIO elsewhere.
+ * channel classes that go with it. io_uring or epoll on Linux unless told otherwise, NIO elsewhere.
  */
 public final class Transport implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Transport.class);
@@ -89,13 +89,20 @@ public final class Transport implements AutoCloseable {
 
     /**
      * {@code type} is auto, io_uring, epoll or nio; {@code threads} 0 means one per core. auto takes
-     * epoll, else NIO. io_uring (opt-in) submits a loop turn's reads, writes, accepts and closes in
-     * one system call, which halved the forwarder's CPU per new connection against epoll, but it is
-     * not the default yet: iperf3 through it once failed with a reset control connection
-     * (docs/benchmarks.md).
+     * io_uring where the kernel offers it (Linux 5.x with io_uring not disabled by sysctl or a
+     * seccomp profile), else epoll, else NIO: io_uring submits a loop turn's reads, writes,
+     * accepts and closes in one system call, which halved the forwarder's CPU per new connection
+     * against epoll (docs/benchmarks.md).
      */
     public static Transport create(String type, int threads) {
-        Kind kind = switch (type) {
+        Kind kind = kindFor(type);
+        log.debug("transport {} with {} threads", kind, threads);
+        return new Transport(kind, threads);
+    }
+
+    /** The kind {@code type} names on this machine (auto resolved as {@link #create(String, int)} says); fails if unavailable. */
+    public static Kind kindFor(String type) {
+        return switch (type) {
             case "nio" -> Kind.NIO;
             case "io_uring" -> {
                 if (!IoUring.isAvailable()) {
@@ -109,10 +116,8 @@ public final class Transport implements AutoCloseable {
                 }
                 yield Kind.EPOLL;
             }
-            default -> Epoll.isAvailable() ? Kind.EPOLL : Kind.NIO;
+            default -> IoUring.isAvailable() ? Kind.IO_URING : Epoll.isAvailable() ? Kind.EPOLL : Kind.NIO;
         };
-        log.debug("transport {} with {} threads", kind, threads);
-        return new Transport(kind, threads);
     }
 
     public static Transport create(Kind kind, int threads) {
