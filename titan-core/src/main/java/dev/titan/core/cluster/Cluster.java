@@ -456,12 +456,7 @@ public final class Cluster implements AutoCloseable {
         }
         if (r.isEmpty()) {
             // nothing selected yet (or all ejected): the best scored, else untested addresses
-            int n = config.selector().activeSetSize();
-            List<Endpoint> best = tracked.values().stream()
-                    .filter(e -> !e.isEjected(now) && e.score() > 0)
-                    .sorted(Comparator.comparingDouble(Endpoint::score).reversed())
-                    .limit(n)
-                    .toList();
+            List<Endpoint> best = bestScored(now, false);
             if (best.isEmpty()) {
                 best = tracked.values().stream().filter(e -> !e.isEjected(now) && !e.scoreState().hasSamples()).toList();
                 if (best.isEmpty() && !addresses.isEmpty() && tracked.size() < addresses.size()) {
@@ -470,12 +465,9 @@ public final class Cluster implements AutoCloseable {
                             .toList();
                 }
             }
-            boolean panicNow = best.isEmpty();
-            if (panicNow) {
-                best = active.isEmpty()
-                        ? tracked.values().stream().filter(e -> e.isEjected(now) && e.score() > 0)
-                                .sorted(Comparator.comparingDouble(Endpoint::score).reversed()).limit(n).toList()
-                        : active;
+            boolean panicNow = false;
+            if (best.isEmpty()) {
+                best = active.isEmpty() ? bestScored(now, true) : active;
                 panicNow = !best.isEmpty();
             }
             panic(panicNow);
@@ -488,6 +480,15 @@ public final class Cluster implements AutoCloseable {
             }
             panic(false);
         }
+    }
+
+    /** Up to an active set's worth of the best-scored endpoints that are (or are not) ejected. */
+    private List<Endpoint> bestScored(long now, boolean ejected) {
+        return tracked.values().stream()
+                .filter(e -> e.isEjected(now) == ejected && e.score() > 0)
+                .sorted(Comparator.comparingDouble(Endpoint::score).reversed())
+                .limit(config.selector().activeSetSize())
+                .toList();
     }
 
     private void panic(boolean now) {

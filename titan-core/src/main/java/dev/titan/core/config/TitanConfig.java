@@ -41,7 +41,7 @@ public record TitanConfig(
         }
     }
 
-    /** Event-loop transport: epoll where available unless told otherwise; 0 threads means one per core. */
+    /** Event-loop transport: io_uring, else epoll, else NIO unless told otherwise; 0 threads means one per core. */
     public record Transport(String type, int workerThreads) {
         public static final List<String> TYPES = List.of("auto", "epoll", "nio", "io_uring");
     }

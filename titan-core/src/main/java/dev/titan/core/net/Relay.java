@@ -57,8 +57,8 @@ public final class Relay {
     private final Channel b;
     private final Stats stats;
     private final long idleNanos;
-    // traffic seen by the idle timer: each side counts its reads (an opaque store, no clock read
-    // per read); the timer, on a's loop, notes when a count last moved
+    // traffic seen by the idle timer: each side counts the bytes it reads (an opaque store, no clock
+    // read per read); the timer, on a's loop, notes when a count last moved
     private long activitySeen = -1;
     private long quietSince = System.nanoTime();
     private volatile Throwable errorOfB;
@@ -177,30 +177,24 @@ public final class Relay {
         private final RateLimiter limit;
         private volatile boolean inputDone; // read by the other side, which may run on another loop
         private volatile boolean throttled; // paused by the bandwidth limit; the other side must not resume it
-        private long activity; // reads and ends of input on this side; written by its loop only, read by the idle timer
-        private long bytes; // bytes read on this side; written by its loop only, read when the pair ends
+        private long bytes; // bytes read on this side; written by its loop only, read by the idle timer and when the pair ends
 
-        private static final VarHandle ACTIVITY;
         private static final VarHandle BYTES;
 
         static {
             try {
-                ACTIVITY = MethodHandles.lookup().findVarHandle(Side.class, "activity", long.class);
                 BYTES = MethodHandles.lookup().findVarHandle(Side.class, "bytes", long.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
         }
 
-        /** Counts traffic: an opaque store, visible to the timer on another loop without a fence. */
-        private void active() {
-            ACTIVITY.setOpaque(this, activity + 1);
-        }
-
+        /** Traffic on this side for the idle timer: bytes read, plus one once its input has ended. */
         long activity() {
-            return (long) ACTIVITY.getOpaque(this);
+            return bytes() + (inputDone ? 1 : 0);
         }
 
+        /** Bytes read: an opaque load of what this side's loop stored without a fence. */
         long bytes() {
             return (long) BYTES.getOpaque(this);
         }
@@ -216,7 +210,6 @@ public final class Relay {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof ByteBuf buf) {
                 int n = buf.readableBytes();
-                active();
                 if (n > 0) {
                     BYTES.setOpaque(this, bytes + n);
                     counter.accept(n);
@@ -290,7 +283,6 @@ public final class Relay {
                     return;
                 }
                 inputDone = true;
-                active();
                 Side other = isB ? sideA : sideB;
                 if (other.inputDone) {
                     // both ends have finished sending: the pair is done once the last bytes are out
