@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Titan: L4 forwarder over scored endpoints, and a reverse tunnel (server and client); the L7 gateway and the overlay come later.",
         subcommands = {RunCommand.class, CheckCommand.class, StatusCommand.class, DemoCommand.class, ServerCommand.class,
-                ClientCommand.class, CommandLine.HelpCommand.class},
+                ClientCommand.class, AotTrainingCommand.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0  success", "  1  runtime failure (e.g. a port cannot be bound, status unreachable)",
                 "  2  invalid configuration or command line",

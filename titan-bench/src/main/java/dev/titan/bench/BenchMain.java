@@ -66,6 +66,9 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--titan-jar", defaultValue = "titan-app/target/titan.jar")
     Path titanJar;
 
+    @Option(names = "--titan-aot-cache", description = "An AOT cache recorded for --titan-jar and this JDK (bench/run passes the one ./titan uses).")
+    Path titanAotCache;
+
     @Option(names = "--out", defaultValue = "bench/results", description = "Where JSON results go.")
     Path out;
 
@@ -111,7 +114,8 @@ public final class BenchMain implements Callable<Integer> {
         int r = rounds != null ? rounds : quick ? 1 : 3;
         int secs = seconds != null ? seconds : quick ? 2 : 10;
         Path dir = Files.createTempDirectory("titan-bench");
-        Systems sys = new Systems(dir, threads, titanJar.toAbsolutePath(), titanTransport);
+        Systems sys = new Systems(dir, threads, titanJar.toAbsolutePath(),
+                titanAotCache == null ? null : titanAotCache.toAbsolutePath(), titanTransport);
         pinSelf(sys.loadCpus);
         Map<String, String> machine = machine(sys);
         System.out.printf("machine: %s; proxies pinned to CPUs %s with %d thread(s), load and backend on %s%n",
@@ -874,6 +878,7 @@ public final class BenchMain implements Callable<Integer> {
         m.put("wrk", Proc.runQuiet(List.of("sh", "-c", "wrk --version 2>&1 | head -1")));
         m.put("iperf3", Proc.runQuiet(List.of("sh", "-c", "iperf3 --version | head -1")));
         m.put("titan_jar", titanJar.toString());
+        m.put("titan_aot_cache", titanAotCache == null ? "none" : "yes (recorded by `titan aot-training`)");
         m.put("titan_transport", titanTransport.equals("auto")
                 ? "auto (" + Transport.kindFor("auto").name().toLowerCase(Locale.ROOT) + ")" : titanTransport);
         m.put("pinning", "proxy CPUs " + sys.proxyCpus + ", load generator and backend CPUs " + sys.loadCpus);

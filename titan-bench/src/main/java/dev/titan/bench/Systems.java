@@ -45,12 +45,15 @@ final class Systems implements AutoCloseable {
     final String proxyCpus;
     final String loadCpus;
     final Path titanJar;
+    /** The AOT cache Titan's JVMs start with (bin/titan-jar.sh records it for the jar), or null. */
+    final Path titanAotCache;
     /** Titan's {@code transport.type} (auto, epoll, io_uring, nio). */
     final String titanTransport;
     private final List<Proc> running = new CopyOnWriteArrayList<>(); // also read by the shutdown hook
 
-    Systems(Path dir, int threads, Path titanJar, String titanTransport) {
+    Systems(Path dir, int threads, Path titanJar, Path titanAotCache, String titanTransport) {
         this.dir = dir;
+        this.titanAotCache = titanAotCache;
         this.titanTransport = titanTransport;
         this.threads = threads;
         this.titanJar = titanJar;
@@ -157,11 +160,25 @@ final class Systems implements AutoCloseable {
                     endpoints: [ "127.0.0.1:%d" ]
                     pools: { strategy: { type: static, static: { size_per_remote: 0 } } }
                 """.formatted(titanTransport, threads, TITAN.httpPort(), TITAN.iperfPort(), BACKEND, IPERF));
+        List<String> cmd = titanJvm();
+        cmd.addAll(List.of("run", "--no-watch", "-c", conf.toString()));
+        return Proc.start("titan", proxyCpus, dir.resolve("titan.log"), cmd);
+    }
+
+    /**
+     * The command line of a Titan JVM up to its arguments: the options {@code ./titan} runs it with
+     * (bin/titan-jar.sh), the proxy's CPU count, the AOT cache if there is one, and
+     * {@code TITAN_BENCH_JVM_OPTS}.
+     */
+    private List<String> titanJvm() {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads));
+        if (titanAotCache != null) {
+            cmd.add("-XX:AOTCache=" + titanAotCache);
+        }
         cmd.addAll(extraJvmOptions());
-        cmd.addAll(List.of("-jar", titanJar.toString(), "run", "--no-watch", "-c", conf.toString()));
-        return Proc.start("titan", proxyCpus, dir.resolve("titan.log"), cmd);
+        cmd.addAll(List.of("-jar", titanJar.toString()));
+        return cmd;
     }
 
     /** {@code TITAN_BENCH_JVM_OPTS}: extra JVM options for the Titan under test (e.g. GC logging), split on spaces. */
@@ -245,10 +262,7 @@ final class Systems implements AutoCloseable {
      * port, iperf3 and the backend again on mapped TCP ports; returns both processes.
      */
     List<Proc> startTitanTunnel() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> jvm = new ArrayList<>(List.of(java, "-XX:+UseParallelGC", "-Xss512k", "-XX:ActiveProcessorCount=" + threads));
-        jvm.addAll(extraJvmOptions());
-        jvm.addAll(List.of("-jar", titanJar.toString()));
+        List<String> jvm = titanJvm();
         String common = """
                 logging: { level: warn }
                 metrics: { enabled: false }
