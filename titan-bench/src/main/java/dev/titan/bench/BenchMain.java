@@ -36,10 +36,10 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench/run", mixinStandardHelpOptions = true, description = {
         "Benchmark Titan against HAProxy (mode tcp) and nginx (stream) on loopback, side by side.",
         "Scenarios: validate l4-rps l4-connrate l4-throughput l4-latency l4-concurrency startup tunnel-rps tunnel-throughput",
-        "tunnel-concurrency proxy-clients (default: all)."})
+        "tunnel-throughput-apart tunnel-concurrency proxy-clients (default: all)."})
 public final class BenchMain implements Callable<Integer> {
     static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup",
-            "tunnel-rps", "tunnel-throughput", "tunnel-concurrency", "proxy-clients");
+            "tunnel-rps", "tunnel-throughput", "tunnel-throughput-apart", "tunnel-concurrency", "proxy-clients");
 
     @Parameters(arity = "0..*", description = "Scenarios to run.")
     List<String> scenarios = new ArrayList<>();
@@ -157,7 +157,8 @@ public final class BenchMain implements Callable<Integer> {
             case "l4-concurrency" -> concurrency(sys, gen, quick ? List.of(2_000) : concurrencyCounts());
             case "startup" -> startup(sys, r);
             case "tunnel-rps" -> tunnelRps(sys, r, secs);
-            case "tunnel-throughput" -> tunnelThroughput(sys, r, secs);
+            case "tunnel-throughput" -> tunnelThroughput(sys, "tunnel-throughput", sys.proxyCpus, r, secs);
+            case "tunnel-throughput-apart" -> tunnelThroughput(sys, "tunnel-throughput-apart", sys.loadCpus, r, secs);
             case "proxy-clients" -> proxyClients(sys, gen, r, secs);
             case "tunnel-concurrency" -> tunnelConcurrency(sys, gen, quick ? 1_000 : 10_000);
             default -> throw new IllegalStateException(s);
@@ -388,14 +389,20 @@ public final class BenchMain implements Callable<Integer> {
         }
     }
 
-    /** iperf3 directly, through Titan's tunnel (a mapped TCP port) and through {@code ssh -R}. */
-    private void tunnelThroughput(Systems sys, int r, int secs) throws Exception {
+    /**
+     * iperf3 directly, through Titan's tunnel (a mapped TCP port) and through {@code ssh -R}, each
+     * tunnel's server (Titan's server, sshd) on the proxy cores and its client (Titan's client,
+     * {@code ssh}) on {@code clientCpus}: the proxy cores too in {@code tunnel-throughput}, where
+     * the tunnel's two ends share them, the backend's in {@code tunnel-throughput-apart}, where the
+     * client runs beside the service it exposes, as it does in a deployment.
+     */
+    private void tunnelThroughput(Systems sys, String scenario, String clientCpus, int r, int secs) throws Exception {
         List<Proc> procs = new ArrayList<>();
         procs.add(sys.startIperfServer());
         try {
-            procs.addAll(sys.startTitanTunnel());
-            procs.addAll(sys.startSshTunnel());
-            measureRounds("tunnel-throughput", List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs, (p, d) -> {
+            procs.addAll(sys.startTitanTunnel(clientCpus));
+            procs.addAll(sys.startSshTunnel(clientCpus));
+            measureRounds(scenario, List.of(Systems.DIRECT, Systems.TITAN_TUNNEL, Systems.SSH_R), r, secs, (p, d) -> {
                 Map<String, Double> v = new LinkedHashMap<>();
                 v.put("gbit_1_stream", iperf(sys, p, 1, d));
                 v.put("gbit_4_streams", iperf(sys, p, 4, d));

@@ -262,6 +262,11 @@ final class Systems implements AutoCloseable {
      * port, iperf3 and the backend again on mapped TCP ports; returns both processes.
      */
     List<Proc> startTitanTunnel() throws Exception {
+        return startTitanTunnel(proxyCpus);
+    }
+
+    /** As {@link #startTitanTunnel()}, with the tunnel client pinned to {@code clientCpus} (beside the service: loadCpus). */
+    List<Proc> startTitanTunnel(String clientCpus) throws Exception {
         List<String> jvm = titanJvm();
         String common = """
                 logging: { level: warn }
@@ -294,7 +299,7 @@ final class Systems implements AutoCloseable {
         Proc s = Proc.start("titan-tunnel-server", proxyCpus, dir.resolve("tunnel-server.log"), server);
         running.add(s);
         Proc.awaitPort("titan tunnel server", TITAN_TUNNEL.httpPort(), 60_000);
-        Proc c = Proc.start("titan-tunnel-client", proxyCpus, dir.resolve("tunnel-client.log"), client);
+        Proc c = Proc.start("titan-tunnel-client", clientCpus, dir.resolve("tunnel-client.log"), client);
         running.add(c);
         Proc.awaitPort("titan tunnel (mapped port)", TITAN_TUNNEL_TCP, 60_000);
         return List.of(s, c);
@@ -302,6 +307,11 @@ final class Systems implements AutoCloseable {
 
     /** A private sshd on 127.0.0.1:18422 with fresh keys, and {@code ssh -N -R} forwarding SSH_R's port to the backend. */
     List<Proc> startSshTunnel() throws Exception {
+        return startSshTunnel(proxyCpus);
+    }
+
+    /** As {@link #startSshTunnel()}, with the {@code ssh -R} client pinned to {@code clientCpus}. */
+    List<Proc> startSshTunnel(String clientCpus) throws Exception {
         Path ssh = Files.createDirectories(dir.resolve("ssh"));
         for (String key : List.of("host_key", "user_key")) {
             if (!Files.exists(ssh.resolve(key))) {
@@ -332,7 +342,7 @@ final class Systems implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw new IllegalStateException(e.getMessage() + "; sshd said: " + String.join(" | ", Files.readAllLines(log)), e);
         }
-        Proc c = Proc.start("ssh-R", proxyCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
+        Proc c = Proc.start("ssh-R", clientCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
                 "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i",
                 ssh.resolve("user_key").toString(), "-p", Integer.toString(SSHD), "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
                 "-R", "127.0.0.1:" + SSH_R.iperfPort() + ":127.0.0.1:" + IPERF, "-R", "127.0.0.1:" + SSH_R_TCP + ":127.0.0.1:" + BACKEND,
