@@ -1,4 +1,5 @@
-# Sourced by ./titan and bench/run (POSIX sh), after titan_find_jdk has set JAVA_HOME.
+# Sourced by ./titan (sh, set -eu) and bench/run (bash, set -euo pipefail), after titan_find_jdk
+# has set JAVA_HOME; every function works under both.
 
 # The JVM options Titan runs with, unless TITAN_JAVA_OPTS says otherwise.
 TITAN_DEFAULT_JAVA_OPTS="-XX:+UseParallelGC -Xss512k"
@@ -16,7 +17,8 @@ titan_run_jar() {
     mkdir -p "$run_dir"
     cp "$1" "$TITAN_RUN_JAR.tmp.$$" && mv -f "$TITAN_RUN_JAR.tmp.$$" "$TITAN_RUN_JAR"
   fi
-  ls -t "$run_dir"/titan-*.jar 2>/dev/null | grep -vxF "$TITAN_RUN_JAR" | tail -n +3 | while read -r old; do
+  # (grep finds nothing on a first run: `|| true` keeps callers under `set -o pipefail` going)
+  ls -t "$run_dir"/titan-*.jar | { grep -vxF "$TITAN_RUN_JAR" || true; } | tail -n +3 | while read -r old; do
     rm -f "$old" "${old%.jar}".*.aot "${old%.jar}".*.aot.log
   done
 }

@@ -28,10 +28,17 @@ class AotCacheIT {
     private record Result(int exit, List<String> out, String err) {
     }
 
+    /** The shells that source the scripts, as strict as their callers: ./titan (sh) and bench/run (bash). */
+    private static final List<List<String>> SHELLS = List.of(List.of("sh", "-eu"), List.of("bash", "-euo", "pipefail"));
+
     /** Sources the launcher's scripts and runs {@code body} in sh; its stdout lines and stderr. */
     private static Result sh(String body, Map<String, String> env, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("sh", "-c",
-                ". \"$ROOT/bin/find-jdk.sh\" && . \"$ROOT/bin/titan-jar.sh\" && " + body, "sh"));
+        return shell(SHELLS.getFirst(), body, env, args);
+    }
+
+    private static Result shell(List<String> shell, String body, Map<String, String> env, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(shell);
+        cmd.addAll(List.of("-c", ". \"$ROOT/bin/find-jdk.sh\"; . \"$ROOT/bin/titan-jar.sh\"; " + body, "sh"));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("ROOT", ROOT.toString());
@@ -47,13 +54,19 @@ class AotCacheIT {
 
     @Test
     void privateCopiesAreNamedByContentAndTheTwoNewestOthersAreKept(@TempDir Path dir) throws Exception {
+        for (List<String> shell : SHELLS) {
+            privateCopies(shell, Files.createDirectories(dir.resolve(shell.getFirst())));
+        }
+    }
+
+    private static void privateCopies(List<String> shell, Path dir) throws Exception {
         Path target = Files.createDirectories(dir.resolve("target"));
         Path jar = target.resolve("titan.jar");
         List<String> names = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
             Files.writeString(jar, "build " + i);
-            Result r = sh("titan_run_jar \"$1\" && echo \"$TITAN_RUN_JAR\"", Map.of(), jar.toString());
-            assertThat(r.exit()).as(r.err()).isZero();
+            Result r = shell(shell, "titan_run_jar \"$1\"; echo \"$TITAN_RUN_JAR\"", Map.of(), jar.toString());
+            assertThat(r.exit()).as("%s: %s", shell, r.err()).isZero();
             Path copy = Path.of(r.out().getFirst());
             assertThat(copy.getParent()).isEqualTo(target.resolve("run"));
             assertThat(Files.readString(copy)).isEqualTo("build " + i);
@@ -62,7 +75,7 @@ class AotCacheIT {
         }
         assertThat(names).doesNotHaveDuplicates();
         Files.writeString(jar, "build 1"); // an older build again: same content, same copy
-        Result again = sh("titan_run_jar \"$1\" && echo \"$TITAN_RUN_JAR\"", Map.of(), jar.toString());
+        Result again = shell(shell, "titan_run_jar \"$1\"; echo \"$TITAN_RUN_JAR\"", Map.of(), jar.toString());
         assertThat(Path.of(again.out().getFirst()).getFileName().toString()).isEqualTo(names.get(1));
         try (var files = Files.list(target.resolve("run"))) {
             assertThat(files.map(p -> p.getFileName().toString()).toList())
@@ -74,7 +87,7 @@ class AotCacheIT {
     void aCacheIsRecordedOnceByATrainingRunAndANewJvmLoadsTitanFromIt(@TempDir Path dir) throws Exception {
         assumeTrue(Runtime.version().feature() >= 25, "AOT caches need JDK 25");
         Path jar = Files.copy(JAR, Files.createDirectories(dir.resolve("target")).resolve("titan.jar"));
-        String body = "titan_run_jar \"$1\" && titan_aot_cache \"$2\" 1 && echo \"$TITAN_AOT_CACHE\" && echo \"$TITAN_AOT_OPTS\"";
+        String body = "titan_run_jar \"$1\"; titan_aot_cache \"$2\" 1; echo \"$TITAN_AOT_CACHE\"; echo \"$TITAN_AOT_OPTS\"";
         Result first = sh(body, Map.of(), jar.toString(), OPTS);
         assertThat(first.exit()).as(first.err()).isZero();
         assertThat(first.err()).contains("recording an AOT cache");
@@ -107,7 +120,8 @@ class AotCacheIT {
     void aFailedTrainingRunLeavesNoCacheAndSaysWhere(@TempDir Path dir) throws Exception {
         assumeTrue(Runtime.version().feature() >= 25, "AOT caches need JDK 25");
         Path jar = Files.writeString(Files.createDirectories(dir.resolve("target")).resolve("titan.jar"), "not a jar");
-        Result r = sh("titan_run_jar \"$1\" && titan_aot_cache \"$2\" 1 && echo \"cache=$TITAN_AOT_CACHE\"", Map.of(), jar.toString(), OPTS);
+        Result r = shell(SHELLS.getLast(), "titan_run_jar \"$1\"; titan_aot_cache \"$2\" 1; echo \"cache=$TITAN_AOT_CACHE\"", Map.of(),
+                jar.toString(), OPTS);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).containsExactly("cache=");
         assertThat(r.err()).contains("recording the AOT cache failed (see ").contains("running without it");
