@@ -28,7 +28,7 @@ titan_run_jar() {
 # use it; otherwise, or with TITAN_AOT=off, sets both empty. The JVM checks a cache against the jar
 # it was recorded with only loosely (JDK 25 used a cache with another jar of the same size and ran
 # classes from it), so the file is named by the jar's content, the JDK's build and the options.
-# TRAIN=1: a missing cache is recorded first, by a JVM running `titan aot-training` (about 20 s,
+# TRAIN=1: a missing cache is recorded first, by a JVM running `titan aot-training` (about 30 s,
 # once per build and JDK); if that fails, Titan runs without a cache and says where the log is.
 titan_aot_cache() {
   TITAN_AOT_CACHE=""
@@ -42,7 +42,7 @@ titan_aot_cache() {
   cache="${TITAN_RUN_JAR%.jar}.jdk-$(printf '%s' "$build" | tr -c 'A-Za-z0-9.+-' '_')-$key.aot"
   if [ ! -f "$cache" ]; then
     [ "$2" = 1 ] || return 0
-    echo "titan: recording an AOT cache for this build and JDK (once, about 20 s; TITAN_AOT=off skips it)..." >&2
+    echo "titan: recording an AOT cache for this build and JDK (once, about 30 s; TITAN_AOT=off skips it)..." >&2
     # shellcheck disable=SC2086 # the options are words
     if "$JAVA_HOME/bin/java" $1 -XX:AOTCacheOutput="$cache.tmp.$$" -jar "$TITAN_RUN_JAR" aot-training > "$cache.log" 2>&1 &&
        [ -f "$cache.tmp.$$" ]; then
