@@ -1,4 +1,5 @@
-# Sourced by ./titan, ./mvnw, .ci/run and bench/run (POSIX sh). Sets JAVA_HOME to a JDK >= 21,
+# Sourced by ./titan, ./mvnw, .ci/run and bench/run (POSIX sh). Sets JAVA_HOME to a JDK >= 21
+# (and TITAN_JDK_MAJOR to its feature version),
 # looking in JAVA_HOME, then the java on PATH, then the system's JVM directory, or says clearly
 # that there is none and returns 1.
 titan_jdk_major() {
@@ -34,6 +35,7 @@ $dir"
     if [ -n "$major" ] && [ "$major" -ge "$want" ]; then
       IFS=$old_ifs
       JAVA_HOME=$home
+      TITAN_JDK_MAJOR=$major # for the sourcing shell only: a child may run another JDK
       export JAVA_HOME
       return 0
     fi

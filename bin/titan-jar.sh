@@ -34,7 +34,8 @@ titan_aot_cache() {
   TITAN_AOT_CACHE=""
   TITAN_AOT_OPTS=""
   [ "${TITAN_AOT:-on}" = off ] && return 0
-  major=$(titan_jdk_major "$JAVA_HOME")
+  # titan_find_jdk knows the version; only a caller that set JAVA_HOME itself makes us ask the JVM
+  major=${TITAN_JDK_MAJOR:-$(titan_jdk_major "$JAVA_HOME")}
   [ -n "$major" ] && [ "$major" -ge 25 ] || return 0
   build=$(sed -n 's/^JAVA_RUNTIME_VERSION="\(.*\)"$/\1/p' "$JAVA_HOME/release" 2>/dev/null)
   [ -n "$build" ] || return 0

@@ -11,6 +11,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -230,28 +231,13 @@ final class AotTrainingCommand implements Callable<Integer> {
 
     /** Reads a response's head and its Content-Length body. */
     private static void readResponse(InputStream in) throws IOException {
+        String status = headLine(in);
+        if (!status.startsWith("HTTP/1.1 200")) {
+            throw new IOException("unexpected status line: " + status);
+        }
         int length = -1;
-        StringBuilder line = new StringBuilder();
-        boolean first = true;
-        while (true) {
-            int c = in.read();
-            if (c < 0) {
-                throw new IOException("connection closed inside a response");
-            }
-            if (c != '\n') {
-                line.append((char) c);
-                continue;
-            }
-            String l = line.toString().strip();
-            line.setLength(0);
-            if (first) {
-                if (!l.startsWith("HTTP/1.1 200")) {
-                    throw new IOException("unexpected status line: " + l);
-                }
-                first = false;
-            } else if (l.isEmpty()) {
-                break;
-            } else if (l.regionMatches(true, 0, "content-length:", 0, 15)) {
+        for (String l; !(l = headLine(in)).isEmpty(); ) {
+            if (l.regionMatches(true, 0, "content-length:", 0, 15)) {
                 length = Integer.parseInt(l.substring(15).strip());
             }
         }
@@ -259,6 +245,27 @@ final class AotTrainingCommand implements Callable<Integer> {
             throw new IOException("response without Content-Length");
         }
         in.skipNBytes(length); // throws EOFException on a short body
+    }
+
+    /** A line of a response's head, which the connection must not end inside. */
+    private static String headLine(InputStream in) throws IOException {
+        String l = readLine(in);
+        if (l == null) {
+            throw new IOException("connection closed inside a response");
+        }
+        return l;
+    }
+
+    /** One line of an HTTP head without its line end, or null at the end of input. */
+    private static String readLine(InputStream in) throws IOException {
+        StringBuilder line = new StringBuilder();
+        for (int c; (c = in.read()) >= 0; ) {
+            if (c == '\n') {
+                return line.toString().strip();
+            }
+            line.append((char) c);
+        }
+        return null;
     }
 
     private static long drain(InputStream in, byte[] buf) throws IOException {
@@ -273,15 +280,8 @@ final class AotTrainingCommand implements Callable<Integer> {
     private static void serveHttp(Socket s) throws IOException {
         InputStream in = new BufferedInputStream(s.getInputStream());
         OutputStream out = s.getOutputStream();
-        StringBuilder line = new StringBuilder();
         boolean close = false;
-        for (int c; (c = in.read()) >= 0; ) {
-            if (c != '\n') {
-                line.append((char) c);
-                continue;
-            }
-            String l = line.toString().strip();
-            line.setLength(0);
+        for (String l; (l = readLine(in)) != null; ) {
             if (l.regionMatches(true, 0, "connection:", 0, 11) && l.substring(11).strip().equalsIgnoreCase("close")) {
                 close = true;
             } else if (l.isEmpty()) {
@@ -298,7 +298,7 @@ final class AotTrainingCommand implements Callable<Integer> {
         byte[] buf = new byte[64 << 10];
         long total = drain(s.getInputStream(), buf);
         OutputStream out = s.getOutputStream();
-        java.util.Arrays.fill(buf, (byte) 0);
+        Arrays.fill(buf, (byte) 0);
         while (total > 0) {
             int n = (int) Math.min(buf.length, total);
             out.write(buf, 0, n);

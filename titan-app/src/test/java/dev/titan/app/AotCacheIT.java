@@ -44,6 +44,7 @@ class AotCacheIT {
         pb.environment().put("ROOT", ROOT.toString());
         pb.environment().put("JAVA_HOME", JAVA_HOME);
         pb.environment().remove("TITAN_AOT");
+        pb.environment().remove("TITAN_JDK_MAJOR");
         pb.environment().putAll(env);
         Process p = pb.start();
         byte[] err = p.getErrorStream().readAllBytes();
