@@ -295,7 +295,11 @@ public final class BenchMain implements Callable<Integer> {
      * CPU time as a share of one core, and {@code proxy_cpu_us_per_req} ({@code _per_conn} where a
      * request is a connection), CPU time per request. On
      * this machine the load core often limits every system alike (direct runs no faster than the
-     * proxies), and then req/s alone cannot tell an efficient proxy from a wasteful one.
+     * proxies), and then req/s alone cannot tell an efficient proxy from a wasteful one. Beside it,
+     * what a proxy could change of the load core's work: {@code proxy_sleeps_per_req}, how often
+     * its threads went to sleep (each time a process on the load core must wake one of them), and
+     * {@code tcp_segments_per_req}, TCP segments sent by every socket of the machine (4 for a
+     * proxied keep-alive request whose acknowledgements all ride on data; each pure ACK adds one).
      */
     private static Measure withCpu(Map<Systems.Proxy, List<Proc>> owners, Measure m) {
         return withCpu(owners, p -> { }, m);
@@ -310,15 +314,23 @@ public final class BenchMain implements Callable<Integer> {
                 return m.run(p, d);
             }
             long before = Proc.cpuTicks(own);
+            long sleeps = Proc.sleeps(own);
+            long segments = Proc.tcpSegmentsSent();
             long t0 = System.nanoTime();
             Map<String, Double> v = m.run(p, d);
             double wall = (System.nanoTime() - t0) / 1e9;
             double cpu = (Proc.cpuTicks(own) - before) / (double) Proc.TICKS_PER_SECOND;
+            sleeps = Proc.sleeps(own) - sleeps;
+            segments = Proc.tcpSegmentsSent() - segments;
             v.put("proxy_cpu_pct", 100 * cpu / wall);
             boolean perConnection = v.containsKey("conn_per_s");
             Double rate = v.get(perConnection ? "conn_per_s" : "req_per_s");
             if (rate != null && rate > 0) {
-                v.put(perConnection ? "proxy_cpu_us_per_conn" : "proxy_cpu_us_per_req", cpu * 1e6 / (rate * d));
+                String per = perConnection ? "_per_conn" : "_per_req";
+                double n = rate * d;
+                v.put("proxy_cpu_us" + per, cpu * 1e6 / n);
+                v.put("proxy_sleeps" + per, sleeps / n);
+                v.put("tcp_segments" + per, segments / n);
             }
             return v;
         };

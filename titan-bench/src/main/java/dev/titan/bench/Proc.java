@@ -1,6 +1,7 @@
 package dev.titan.bench;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongUnaryOperator;
 
 /** A process the bench started, stopped (with its children) when the bench ends. */
 final class Proc implements AutoCloseable {
@@ -85,11 +87,16 @@ final class Proc implements AutoCloseable {
 
     /** CPU time (user and system, clock ticks) used so far by these processes and their descendants. */
     static long cpuTicks(List<Proc> procs) {
+        return sumOverTree(procs, Proc::cpuTicks);
+    }
+
+    /** {@code perProcess} summed over these processes and their descendants. */
+    private static long sumOverTree(List<Proc> procs, LongUnaryOperator perProcess) {
         long total = 0;
         for (Proc p : procs) {
-            total += cpuTicks(p.process.pid());
+            total += perProcess.applyAsLong(p.process.pid());
             for (ProcessHandle h : p.process.descendants().toList()) {
-                total += cpuTicks(h.pid());
+                total += perProcess.applyAsLong(h.pid());
             }
         }
         return total;
@@ -106,17 +113,65 @@ final class Proc implements AutoCloseable {
         }
     }
 
-    static long rss(long pid) {
+    /**
+     * Voluntary context switches so far of every thread of these processes and their descendants:
+     * each is a thread going to sleep for want of work, so that something on another core has to
+     * wake it up again.
+     */
+    static long sleeps(List<Proc> procs) {
+        return sumOverTree(procs, Proc::sleeps);
+    }
+
+    static long sleeps(long pid) {
+        long total = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : tasks.toList()) {
+                total += statusField(task.resolve("status"), "voluntary_ctxt_switches:");
+            }
+        } catch (IOException | UncheckedIOException e) {
+            // gone
+        }
+        return total;
+    }
+
+    /** TCP segments sent so far in this network namespace (all sockets: {@code OutSegs} of {@code /proc/net/snmp}). */
+    static long tcpSegmentsSent() {
+        return tcpSegmentsSent(Path.of("/proc/net/snmp"));
+    }
+
+    static long tcpSegmentsSent(Path snmp) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            List<String> tcp = Files.readAllLines(snmp).stream().filter(l -> l.startsWith("Tcp:")).toList();
+            if (tcp.size() == 2) { // a line of names, then one of values
+                List<String> names = List.of(tcp.get(0).split("\\s+"));
+                String[] values = tcp.get(1).split("\\s+");
+                int i = names.indexOf("OutSegs");
+                if (i > 0 && i < values.length) {
+                    return Long.parseLong(values[i]);
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | NumberFormatException e) {
+            // not Linux, or another layout: nothing to count
+        }
+        return 0;
+    }
+
+    /** The number in a {@code /proc/<pid>/status} line such as {@code VmRSS:  1234 kB}; 0 if there is none. */
+    private static long statusField(Path status, String field) {
+        try {
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith(field)) {
+                    return Long.parseLong(line.substring(field.length()).replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
             // gone
         }
         return 0;
+    }
+
+    static long rss(long pid) {
+        return statusField(Path.of("/proc/" + pid + "/status"), "VmRSS:");
     }
 
     @Override
