@@ -4,7 +4,7 @@ import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.config.ConfigException;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.endpoint.AddressList;
-import dev.titan.core.endpoint.EndpointSource;
+import dev.titan.core.endpoint.AddressSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +28,7 @@ final class CheckCommand implements Callable<Integer> {
         long addresses = 0;
         for (ClusterConfig cc : cfg.clusters().values()) {
             try {
-                AddressList l = new EndpointSource(cc.provider(), cc.defaultRemotePort()).load();
+                AddressList l = new AddressSource(cc.provider(), cc.defaultRemotePort()).load();
                 addresses += l.size();
             } catch (ConfigException e) {
                 e.problems().forEach(p -> problems.add("clusters." + cc.name() + ": " + p));

@@ -114,7 +114,7 @@ final class Runner {
     }
 
     private void startTunnelServer(TunnelServerConfig server) {
-        TunnelServer s = new TunnelServer(server, transport);
+        TunnelServer s = new TunnelServer(server, transport, engine);
         s.start(); // a port in use fails here, before anything is registered
         tunnelServer = s;
         serverMeters = s.bindMetrics(engine.metrics().registry());

@@ -1,12 +1,14 @@
 package dev.titan.l4;
 
-import dev.titan.core.balance.Hashing;
 import dev.titan.core.cluster.Cluster;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.engine.ListenerHandle;
+import dev.titan.core.limit.ConnectionLimits;
 import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Connector;
+import dev.titan.core.net.RelayOptions;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.route.Router;
 import dev.titan.core.net.EarlyInput;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
@@ -27,7 +29,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,16 +45,16 @@ public final class TcpListener implements ListenerHandle {
     private final Transport transport;
     private final TitanMetrics.ListenerMeters meters;
     private volatile ListenerConfig config;
-    private volatile Cluster cluster;
+    private volatile Router router;
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final AtomicInteger active = new AtomicInteger();
-    private final ConcurrentHashMap<InetAddress, AtomicInteger> perIp = new ConcurrentHashMap<>();
+    private final ConnectionLimits<InetAddress> perIp = new ConnectionLimits<>();
     private final Forward forward = new Forward();
     private Channel server;
 
-    public TcpListener(ListenerConfig config, Cluster cluster, Transport transport, TitanMetrics.ListenerMeters meters) {
+    public TcpListener(ListenerConfig config, Router router, Transport transport, TitanMetrics.ListenerMeters meters) {
         this.config = config;
-        this.cluster = cluster;
+        this.router = router;
         this.transport = transport;
         this.meters = meters;
     }
@@ -61,12 +62,8 @@ public final class TcpListener implements ListenerHandle {
     @Override
     public void start() {
         ListenerConfig c = config;
-        ServerBootstrap b = transport.serverBootstrap()
+        ServerBootstrap b = RelayOptions.acceptedChildren(transport.serverBootstrap())
                 .option(ChannelOption.SO_BACKLOG, c.backlog())
-                .childOption(ChannelOption.ALLOCATOR, io.netty.buffer.PooledByteBufAllocator.DEFAULT)
-                .childOption(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -93,7 +90,7 @@ public final class TcpListener implements ListenerHandle {
             throw new IllegalStateException("listener " + c.name() + ": cannot listen on " + HostPort.format(c.listenAddr()) + ": "
                     + e.getMessage(), e);
         }
-        log.info("listener {} (tcp) on {} -> cluster {}", c.name(), HostPort.format(boundAddress()), c.cluster());
+        log.info("listener {} (tcp) on {} -> cluster {}", c.name(), HostPort.format(boundAddress()), c.clusterSummary());
     }
 
     @Override
@@ -109,9 +106,9 @@ public final class TcpListener implements ListenerHandle {
     }
 
     @Override
-    public void update(ListenerConfig next, Cluster cluster) {
+    public void update(ListenerConfig next, Router router) {
         this.config = next;
-        this.cluster = cluster;
+        this.router = router;
     }
 
     @Override
@@ -156,8 +153,14 @@ public final class TcpListener implements ListenerHandle {
                 return;
             }
             long start = System.nanoTime();
-            Cluster cl = cluster;
-            cl.connect(client.eventLoop(), Hashing.hash(ip)).addListener(f -> {
+            Router.Route route = router.route(DestinationRequest.tcp(c.name(), client));
+            if (route == null) {
+                meters.error("no_endpoint");
+                client.close();
+                return;
+            }
+            Cluster cl = route.cluster();
+            cl.connect(client.eventLoop(), route.request()).addListener(f -> {
                 if (!f.isSuccess()) {
                     meters.error(f.cause() instanceof Cluster.NoEndpointException ? "no_endpoint" : "connect");
                     log.debug("listener {}: no upstream for {}: {}", c.name(), client.remoteAddress(), f.cause().toString());
@@ -214,32 +217,18 @@ public final class TcpListener implements ListenerHandle {
 
     private boolean admit(Channel client, InetAddress ip, ListenerConfig c) {
         int now = active.incrementAndGet();
-        if (c.maxConnections() > 0 && now > c.maxConnections()) {
+        if ((c.maxConnections() > 0 && now > c.maxConnections())
+                || (c.maxConnectionsPerIp() > 0 && !perIp.admit(ip, c.maxConnectionsPerIp(), client))) {
             active.decrementAndGet();
             meters.error("limit");
             client.close();
             return false;
         }
-        AtomicInteger count = null;
-        if (c.maxConnectionsPerIp() > 0) {
-            count = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
-            if (count.incrementAndGet() > c.maxConnectionsPerIp()) {
-                count.decrementAndGet();
-                active.decrementAndGet();
-                meters.error("limit");
-                client.close();
-                return false;
-            }
-        }
-        AtomicInteger ipCount = count;
         meters.active.incrementAndGet();
         connections.add(client);
         client.closeFuture().addListener(f -> {
             active.decrementAndGet();
             meters.active.decrementAndGet();
-            if (ipCount != null && ipCount.decrementAndGet() == 0) {
-                perIp.remove(ip, ipCount);
-            }
         });
         return true;
     }

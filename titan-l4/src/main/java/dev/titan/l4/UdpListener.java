@@ -2,6 +2,9 @@ package dev.titan.l4;
 
 import dev.titan.core.balance.Hashing;
 import dev.titan.core.cluster.Cluster;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.route.Router;
+import io.netty.buffer.Unpooled;
 import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
@@ -43,16 +46,16 @@ public final class UdpListener implements ListenerHandle {
     private final Transport transport;
     private final TitanMetrics.ListenerMeters meters;
     private volatile ListenerConfig config;
-    private volatile Cluster cluster;
+    private volatile Router router;
     private Channel server;
     private EventLoop loop;
     private final Map<InetSocketAddress, Session> sessions = new HashMap<>();
     private ScheduledFuture<?> sweeper;
     private volatile int sessionCount;
 
-    public UdpListener(ListenerConfig config, Cluster cluster, Transport transport, TitanMetrics.ListenerMeters meters) {
+    public UdpListener(ListenerConfig config, Router router, Transport transport, TitanMetrics.ListenerMeters meters) {
         this.config = config;
-        this.cluster = cluster;
+        this.router = router;
         this.transport = transport;
         this.meters = meters;
     }
@@ -76,7 +79,7 @@ public final class UdpListener implements ListenerHandle {
         }
         long period = Math.max(10, c.udpSessionIdleTimeout().toMillis() / 4);
         sweeper = loop.scheduleAtFixedRate(this::sweep, period, period, TimeUnit.MILLISECONDS);
-        log.info("listener {} (udp) on {} -> cluster {}", c.name(), HostPort.format(boundAddress()), c.cluster());
+        log.info("listener {} (udp) on {} -> cluster {}", c.name(), HostPort.format(boundAddress()), c.clusterSummary());
     }
 
     @Override
@@ -90,9 +93,9 @@ public final class UdpListener implements ListenerHandle {
     }
 
     @Override
-    public void update(ListenerConfig next, Cluster cluster) {
+    public void update(ListenerConfig next, Router router) {
         this.config = next;
-        this.cluster = cluster;
+        this.router = router;
     }
 
     @Override
@@ -167,8 +170,9 @@ public final class UdpListener implements ListenerHandle {
                     meters.error("limit");
                     return;
                 }
-                Endpoint e = pick(client);
-                if (e == null) {
+                Cluster cl = route(client);
+                Endpoint e = cl == null ? null : cl.pick(Hashing.hash(client.getAddress()), null);
+                if (e == null || e.address() == null) {
                     packet.release();
                     meters.error("no_endpoint");
                     return;
@@ -191,8 +195,11 @@ public final class UdpListener implements ListenerHandle {
         }
     }
 
-    private Endpoint pick(InetSocketAddress client) {
-        return cluster.pick(Hashing.hash(client.getAddress()), null);
+    /** The cluster for a new flow from {@code client}, or null when no route takes it. */
+    private Cluster route(InetSocketAddress client) {
+        Router.Route r = router.route(new DestinationRequest(config.name(), client, boundAddress(), null, null, 0, null, null, null,
+                DestinationRequest.UDP, Unpooled.EMPTY_BUFFER));
+        return r == null ? null : r.cluster();
     }
 
     /** One client's flow: a connected socket to its endpoint and the reply path. */

@@ -160,7 +160,7 @@ class EngineFeaturesTest {
         assertThat(c.addressCount()).isEqualTo(65_536);
         assertThat(c.active()).as("chosen from the initial sample").hasSize(3);
         Thread.sleep(1500); // ~30 probe rounds of 40: 1,200 probes, more than max_tracked
-        List<Cluster.EndpointStatus> tracked = c.status().join();
+        List<dev.titan.core.cluster.EndpointStatus> tracked = c.status().join();
         assertThat(tracked.size()).as("endpoints with state").isBetween(250, 300 + 40);
         byte[] msg = {42};
         for (int i = 0; i < 20; i++) {
@@ -248,11 +248,11 @@ class EngineFeaturesTest {
             assertThat(got).as("reply through a reset").isEmpty();
         }
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(c.status().join())
-                .singleElement().extracting(Cluster.EndpointStatus::state).isEqualTo("ejected"));
+                .singleElement().extracting(dev.titan.core.cluster.EndpointStatus::state).isEqualTo("ejected"));
         // the only endpoint is ejected for a minute: refusing every client for that long on a
         // guess would be worse than trying it
         assertThat(Harness.echo(h.address("fw"), new byte[] {1})).as("first byte from the recovered backend").containsExactly(7);
-        assertThat(c.status().join()).singleElement().extracting(Cluster.EndpointStatus::state).isEqualTo("ejected");
+        assertThat(c.status().join()).singleElement().extracting(dev.titan.core.cluster.EndpointStatus::state).isEqualTo("ejected");
     }
 
     static String readAll(InputStream in) throws IOException {

@@ -1,5 +1,8 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.route.Router;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -75,8 +78,9 @@ final class HttpIngress extends TimedHandshake {
             return;
         }
         String name = stripPort(host.trim()).toLowerCase(Locale.ROOT);
-        TunnelServer.Route route = server.routeHttp(name);
-        if (route == null) {
+        DestinationRequest request = DestinationRequest.of(LISTENER, ctx.channel(), DestinationRequest.HTTP).withHttp(name, path(head));
+        Router.Route routed = server.router().route(request);
+        if (routed == null) {
             reject(ctx, in, 404, "Not Found", "no tunnel serves " + name);
             return;
         }
@@ -87,23 +91,32 @@ final class HttpIngress extends TimedHandshake {
         ctx.channel().config().setAutoRead(false);
         // the head and what came with it are the stream's first flight: sent at once, and again to
         // another replica if this one cannot serve the request
-        server.open(route, ctx.channel(), Unpooled.wrappedBuffer(rewritten, rest)).addListener(
-                (Future<Http2StreamChannel> f) -> ctx.executor().execute(() -> handOver(ctx, f, route.session().clientId())));
+        Router.Route route = new Router.Route(routed.cluster(), routed.request().withFirstBytes(Unpooled.wrappedBuffer(rewritten, rest)));
+        server.connect(route, ctx.channel()).addListener((Future<Cluster.Connection> f) -> ctx.executor().execute(() -> {
+            route.request().release();
+            handOver(ctx, f, route.cluster());
+        }));
     }
 
-    private void handOver(ChannelHandlerContext ctx, Future<Http2StreamChannel> f, String clientId) {
+    /** The listener name the server's ingresses give their requests. */
+    static final String LISTENER = "tunnel_server";
+
+    private void handOver(ChannelHandlerContext ctx, Future<Cluster.Connection> f, Cluster cluster) {
         if (!f.isSuccess() || !ctx.channel().isActive()) {
             if (f.isSuccess()) {
-                f.getNow().close();
+                f.getNow().channel().close();
             } else if (ctx.channel().isActive()) {
                 Throwable cause = f.cause();
+                String client = cluster.name().substring(TunnelRegistry.CLUSTER_PREFIX.length());
                 if (cause instanceof TunnelServer.LimitReached) {
                     respond(ctx, 503, "Service Unavailable", "too many connections to this service; try again later");
-                } else if (cause instanceof StreamOpening.Refused r && r.status.equals("503")) {
+                } else if (cause instanceof Cluster.NoEndpointException) {
+                    respond(ctx, 503, "Service Unavailable", "no tunnel of client " + client + " is connected; try again later");
+                } else if (cause instanceof TunnelConnector.Refused r && r.status.equals("503")) {
                     respond(ctx, 503, "Service Unavailable", "the tunnel's client is too busy; try again later");
-                } else if (cause instanceof StreamOpening.Refused r && r.status.equals("404")) {
+                } else if (cause instanceof TunnelConnector.NotPublished) {
                     respond(ctx, 502, "Bad Gateway", "the tunnel's client does not publish this service");
-                } else if (cause instanceof StreamOpening.Refused) {
+                } else if (cause instanceof TunnelConnector.Refused) {
                     respond(ctx, 502, "Bad Gateway", "the tunnel's client cannot reach its local service");
                 } else {
                     respond(ctx, 502, "Bad Gateway", "the tunnel could not open a stream");
@@ -111,7 +124,7 @@ final class HttpIngress extends TimedHandshake {
             }
             return;
         }
-        server.relay(ctx.channel(), f.getNow(), clientId);
+        server.relay(ctx.channel(), f.getNow(), cluster, cluster.name().substring(TunnelRegistry.CLUSTER_PREFIX.length()));
         ctx.pipeline().remove(this); // anything read meanwhile follows the first flight, in order
         inputEnd.passOn(ctx);
     }

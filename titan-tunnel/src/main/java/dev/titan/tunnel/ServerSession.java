@@ -1,7 +1,9 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.config.HostPort;
-import io.netty.buffer.ByteBuf;
+import dev.titan.core.net.Connector;
+import dev.titan.core.route.DestinationRequest;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -14,7 +16,6 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,9 +31,7 @@ public final class ServerSession {
     private volatile long rttNanos = -1;
     private volatile Http2FrameCodec codec;
     private volatile boolean goAwayReceived;
-    /** Until when (System.nanoTime) new streams prefer other replicas: this one refused the last ones. */
-    private volatile long avoidUntil;
-    private int refusalsInARow;
+    private volatile Endpoint endpoint;
 
     ServerSession(Channel channel, TunnelServerConfig.User user, TunnelProtocol.Auth auth, int maxStreams) {
         this.channel = channel;
@@ -43,6 +42,10 @@ public final class ServerSession {
 
     public String clientId() {
         return user.id();
+    }
+
+    TunnelServerConfig.User user() {
+        return user;
     }
 
     public Channel channel() {
@@ -80,32 +83,18 @@ public final class ServerSession {
         return !goAwayReceived && channel.isActive() && activeStreams.get() < maxStreams;
     }
 
-    /**
-     * The client refused a stream (it cannot reach its service, or is too busy): for a while new
-     * streams go to other replicas first; 1 s, doubling with each refusal in a row, at most 30 s.
-     * Passive, like HAProxy's {@code observe layer4}: the replica is tried again after that, or at
-     * once when no other replica can take a stream. On the tunnel's loop.
-     */
-    void refused() {
-        refusalsInARow = Math.min(refusalsInARow + 1, 6);
-        avoidUntil = System.nanoTime() + Math.min(30_000_000_000L, 1_000_000_000L << (refusalsInARow - 1));
-    }
-
-    /** The client accepted a stream: no longer avoided. On the tunnel's loop. */
-    void accepted() {
-        refusalsInARow = 0;
-        avoidUntil = 0;
-    }
-
-    /** Whether new streams should go to another replica first (see {@link #refused}). */
-    boolean avoided(long now) {
-        long until = avoidUntil;
-        return until != 0 && now - until < 0;
-    }
-
     /** The client sent GOAWAY: no new streams on this tunnel. On the tunnel's loop. */
     void goAwayReceived() {
         goAwayReceived = true;
+    }
+
+    /** This tunnel as an endpoint of its client's cluster. */
+    Endpoint endpoint() {
+        return endpoint;
+    }
+
+    void endpoint(Endpoint e) {
+        endpoint = e;
     }
 
     void codec(Http2FrameCodec codec) {
@@ -122,16 +111,16 @@ public final class ServerSession {
     }
 
     /**
-     * Opens a stream to {@code service} on the client for the connection {@code user}, with
+     * Opens a stream to {@code target} (a service name) on the client for {@code request}, with
      * {@code answer} in its pipeline from the start (it sees the client's answer, or the stream's
-     * end), and sends {@code firstFlight} (not taken over) right after the HEADERS: the client
-     * buffers it, within the stream's window, until its local connection is up. The stream carries
+     * end), and sends the request's first bytes (a duplicate) right after the HEADERS: the client
+     * buffers them, within the stream's window, until its local connection is up. The stream carries
      * bytes (see {@link StreamAdapter}) and has auto-read off; one read is asked for, the answer's.
      */
-    Future<Http2StreamChannel> open(String service, Channel user, ChannelHandler answer, ByteBuf firstFlight) {
+    Future<Http2StreamChannel> open(String target, DestinationRequest request, ChannelHandler answer) {
         Promise<Http2StreamChannel> promise = channel.eventLoop().newPromise();
         if (!hasCapacity()) {
-            promise.setFailure(new IllegalStateException("tunnel of " + user.id() + " has no free stream"));
+            promise.setFailure(new Connector.NotServed("tunnel of " + clientId() + " takes no new stream now"));
             return promise;
         }
         activeStreams.incrementAndGet();
@@ -155,16 +144,14 @@ public final class ServerSession {
                     stream.closeFuture().addListener(c -> activeStreams.decrementAndGet());
                     Http2Headers headers = new DefaultHttp2Headers()
                             .method("CONNECT")
-                            .authority(service);
+                            .authority(target);
                     // who connected, and where to: for X-Forwarded-For and the PROXY protocol on the client
-                    if (user.remoteAddress() instanceof InetSocketAddress from && user.localAddress() instanceof InetSocketAddress to) {
-                        headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(from));
-                        headers.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(to));
+                    if (request.client() != null && request.local() != null) {
+                        headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(request.client()));
+                        headers.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(request.local()));
                     }
                     stream.write(new DefaultHttp2HeadersFrame(headers, false));
-                    if (firstFlight.isReadable()) {
-                        stream.write(firstFlight.retainedDuplicate());
-                    }
+                    request.writeFirstBytes(stream);
                     stream.flush();
                     stream.read(); // the answer
                     promise.setSuccess(stream);

@@ -1,6 +1,9 @@
 package dev.titan.tunnel;
 
-import dev.titan.core.net.Connector;
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.net.RelayOptions;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.route.Router;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
@@ -19,9 +22,9 @@ import java.util.Locale;
  * a name, or a name no tunnel serves, is for the server itself: TLS ends here when the server has a
  * certificate (tls:// and wss:// tunnels, HTTPS to HTTP services), else the connection closes.
  */
-final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
+final class SniIngress extends AbstractSniHandler<Cluster.Connection> {
     private final TunnelServer server;
-    private String clientId;
+    private Cluster cluster;
     private SslContext terminate;
     private final HeldInputEnd inputEnd = new HeldInputEnd();
 
@@ -31,18 +34,19 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
     }
 
     @Override
-    protected Future<Http2StreamChannel> lookup(ChannelHandlerContext ctx, String hostname) {
-        Promise<Http2StreamChannel> p = ctx.executor().newPromise();
-        TunnelServer.Route route = hostname == null ? null : server.route(hostname.toLowerCase(Locale.ROOT), "tls");
+    protected Future<Cluster.Connection> lookup(ChannelHandlerContext ctx, String hostname) {
+        Promise<Cluster.Connection> p = ctx.executor().newPromise();
+        Router.Route route = hostname == null ? null
+                : server.router().route(DestinationRequest.of(HttpIngress.LISTENER, ctx.channel(), DestinationRequest.TLS).withSni(hostname));
         if (route == null) {
             terminate = server.tlsContext();
             return terminate != null ? p.setSuccess(null) : p.setFailure(new IllegalStateException("no tunnel serves TLS name " + hostname));
         }
-        clientId = route.session().clientId();
+        cluster = route.cluster();
         // the ClientHello stays with this handler and follows once the stream is accepted
-        server.open(route, ctx.channel(), Unpooled.EMPTY_BUFFER).addListener(f -> {
+        server.connect(route, ctx.channel()).addListener((Future<Cluster.Connection> f) -> {
             if (f.isSuccess()) {
-                p.trySuccess((Http2StreamChannel) f.getNow());
+                p.trySuccess(f.getNow());
             } else {
                 p.tryFailure(f.cause());
             }
@@ -53,13 +57,13 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
     /** A FIN while the stream is being opened waits for the relay, after the bytes before it. */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-        if (!(clientId != null && inputEnd.hold(evt))) {
+        if (!(cluster != null && inputEnd.hold(evt))) {
             super.userEventTriggered(ctx, evt);
         }
     }
 
     @Override
-    protected void onLookupComplete(ChannelHandlerContext ctx, String hostname, Future<Http2StreamChannel> future) {
+    protected void onLookupComplete(ChannelHandlerContext ctx, String hostname, Future<Cluster.Connection> future) {
         if (terminate != null && future.isSuccess() && future.getNow() == null) {
             server.terminateTls(ctx, terminate);
             ctx.pipeline().remove(this); // the buffered ClientHello goes on to the TLS handler
@@ -67,14 +71,13 @@ final class SniIngress extends AbstractSniHandler<Http2StreamChannel> {
         }
         if (!future.isSuccess() || !ctx.channel().isActive()) {
             if (future.isSuccess()) {
-                future.getNow().close();
+                future.getNow().channel().close();
             }
             ctx.close();
             return;
         }
-        ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-        ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
-        server.relay(ctx.channel(), future.getNow(), clientId);
+        RelayOptions.apply(ctx.channel());
+        server.relay(ctx.channel(), future.getNow(), cluster, cluster.name().substring(TunnelRegistry.CLUSTER_PREFIX.length()));
         ctx.pipeline().remove(this); // the buffered ClientHello goes on to the relay, then everything after it
         inputEnd.passOn(ctx);
     }

@@ -1,7 +1,7 @@
 package dev.titan.tunnel;
 
 import dev.titan.core.config.HostPort;
-import dev.titan.core.net.Connector;
+import dev.titan.core.net.TcpConnector;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -64,7 +64,7 @@ public final class TunnelClient implements AutoCloseable {
 
     private final TunnelClientConfig config;
     private final Transport transport;
-    private final Connector connector;
+    private final TcpConnector connector;
     private final Map<String, TunnelClientConfig.LocalService> services;
     private final List<Server> servers;
     private final TunnelClientConfig.Tls tls;
@@ -80,7 +80,7 @@ public final class TunnelClient implements AutoCloseable {
     public TunnelClient(TunnelClientConfig config, Transport transport) {
         this.config = config;
         this.transport = transport;
-        this.connector = new Connector(transport, true, true);
+        this.connector = new TcpConnector(transport, true, true);
         this.services = config.services().stream()
                 .collect(Collectors.toUnmodifiableMap(TunnelClientConfig.LocalService::name, Function.identity()));
         this.servers = servers(config.servers());

@@ -2,7 +2,12 @@ package dev.titan.tunnel;
 
 import dev.titan.core.config.HostPort;
 import dev.titan.core.limit.RateLimiter;
-import dev.titan.core.net.Connector;
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.engine.ClusterRegistry;
+import dev.titan.core.limit.ConnectionLimits;
+import dev.titan.core.net.RelayOptions;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.route.Router;
 import dev.titan.core.net.EarlyInput;
 import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
@@ -61,19 +66,19 @@ import org.slf4j.LoggerFactory;
  */
 public final class TunnelServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TunnelServer.class);
-    private static final int MAX_TRACKED_FAILURES = 10_000;
 
     private volatile TunnelServerConfig config;
     private final Transport transport;
     private volatile Map<String, TunnelServerConfig.User> users;
-    private final Map<String, CopyOnWriteArrayList<ServerSession>> sessions = new ConcurrentHashMap<>();
+    private final TunnelRegistry registry;
     private final Map<Integer, TcpExposure> exposures = new ConcurrentHashMap<>();
-    private final Map<InetAddress, Integer> failures = new ConcurrentHashMap<>();
+    private final HandshakeGuard guard = new HandshakeGuard();
     private final Map<String, AtomicLong> handshakeFailures = new ConcurrentHashMap<>();
     private final AtomicLong streamsTotal = new AtomicLong();
     private final Map<String, ClientMeters> clientMeters = new ConcurrentHashMap<>();
-    private final Map<String, UserLimits> userLimits = new ConcurrentHashMap<>();
-    private final AtomicInteger rotation = new AtomicInteger();
+    private final Map<String, UserRates> userRates = new ConcurrentHashMap<>();
+    private final ConnectionLimits<String> userConnections = new ConnectionLimits<>();
+    private final Map<String, List<Meter>> boundMeters = new ConcurrentHashMap<>();
     /** Every connection accepted on the tunnel port and the exposed ports while it is open: closed by {@link #close}. */
     private final ChannelGroup accepted = new DefaultChannelGroup("tunnel-server-accepted", GlobalEventExecutor.INSTANCE);
     private volatile boolean closed;
@@ -82,9 +87,15 @@ public final class TunnelServer implements AutoCloseable {
     private Channel server;
 
     public TunnelServer(TunnelServerConfig config, Transport transport) {
+        this(config, transport, ClusterRegistry.NONE);
+    }
+
+    /** A server whose clients' clusters show in {@code clusters} (the engine's status view and metrics). */
+    public TunnelServer(TunnelServerConfig config, Transport transport, ClusterRegistry clusters) {
         this.config = config;
         this.transport = transport;
         this.users = config.users().stream().collect(Collectors.toUnmodifiableMap(TunnelServerConfig.User::id, Function.identity()));
+        this.registry = new TunnelRegistry(config, transport, clusters);
     }
 
     /**
@@ -102,12 +113,13 @@ public final class TunnelServer implements AutoCloseable {
                 .collect(Collectors.toUnmodifiableMap(TunnelServerConfig.User::id, Function.identity()));
         config = next;
         users = nextUsers;
-        sessions.forEach((id, list) -> {
-            if (!nextUsers.containsKey(id)) {
-                log.info("tunnel server: user {} removed by reload; ending its {} tunnel(s)", id, list.size());
-                list.forEach(sess -> sess.channel().close());
+        registry.update(next);
+        for (TunnelRegistry.Client c : registry.clients()) {
+            if (!nextUsers.containsKey(c.id)) {
+                log.info("tunnel server: user {} removed by reload; ending its {} tunnel(s)", c.id, c.sessions.size());
+                c.sessions.forEach(sess -> sess.channel().close());
             }
-        });
+        }
     }
 
     public InetSocketAddress start() {
@@ -131,12 +143,26 @@ public final class TunnelServer implements AutoCloseable {
 
     /** Connected tunnels of a client id (its replicas). */
     public List<ServerSession> sessions(String clientId) {
-        List<ServerSession> list = sessions.get(clientId);
-        return list == null ? List.of() : List.copyOf(list);
+        return registry.sessions(clientId);
     }
 
     public int tunnelCount() {
-        return sessions.values().stream().mapToInt(List::size).sum();
+        int n = 0;
+        for (TunnelRegistry.Client c : registry.clients()) {
+            n += c.sessions.size();
+        }
+        return n;
+    }
+
+    /** The router of this server's ingresses (HTTP by Host, TLS by SNI). */
+    Router router() {
+        return registry;
+    }
+
+    /** The cluster of a configured client id (its replicas), or null. */
+    public Cluster cluster(String clientId) {
+        TunnelRegistry.Client c = registry.client(clientId);
+        return c == null ? null : c.cluster;
     }
 
     /** Handshake failures by reason (unknown_or_bad_secret, timeout, malformed, not_allowed, too_many_tunnels). */
@@ -153,68 +179,35 @@ public final class TunnelServer implements AutoCloseable {
         return exposures.values().stream().filter(e -> e.clientId.equals(clientId)).map(e -> e.port).sorted().toList();
     }
 
-    /** A tunnel and the service on its client that serve a request. */
-    record Route(ServerSession session, String service) {
-    }
-
-    /**
-     * Who serves HTTP for {@code host} (lower case, no port): a client that published it as a custom
-     * host (allowed for its id), else client {@code id} for {@code <id>.<domain>} (or, with no domain
-     * configured, for a host whose first label is {@code id}), on its first HTTP service.
-     */
-    Route routeHttp(String host) {
-        return route(host, "http");
-    }
-
-    /** As {@link #routeHttp}, for services of {@code type} (http, or tls for SNI passthrough). */
-    Route route(String host, String type) {
-        for (Map.Entry<String, CopyOnWriteArrayList<ServerSession>> e : sessions.entrySet()) {
-            for (ServerSession s : e.getValue()) {
-                for (TunnelProtocol.Service svc : services(s, type)) {
-                    if (svc.hosts() != null && svc.hosts().stream().anyMatch(host::equalsIgnoreCase)) {
-                        ServerSession chosen = pick(e.getKey());
-                        return chosen == null ? null : new Route(chosen, svc.name());
-                    }
-                }
-            }
-        }
-        String id;
-        String domain = config.domain();
-        if (domain != null) {
-            String suffix = "." + domain.toLowerCase(Locale.ROOT);
-            id = host.endsWith(suffix) ? host.substring(0, host.length() - suffix.length()) : null;
-        } else {
-            int dot = host.indexOf('.');
-            id = dot > 0 ? host.substring(0, dot) : host;
-        }
-        if (id == null || id.isEmpty() || id.indexOf('.') >= 0) {
-            return null;
-        }
-        ServerSession chosen = pick(id);
-        if (chosen == null) {
-            return null;
-        }
-        List<TunnelProtocol.Service> matching = services(chosen, type);
-        return matching.isEmpty() ? null : new Route(chosen, matching.get(0).name());
-    }
-
-    private static List<TunnelProtocol.Service> services(ServerSession s, String type) {
-        List<TunnelProtocol.Service> all = s.auth().services();
-        return all == null ? List.of() : all.stream().filter(svc -> type.equals(svc.type())).toList();
-    }
-
     /**
      * Relays a user connection through a stream of {@code clientId}'s tunnel, counting it for that
      * client. Called on the user channel's loop; the stream may live on another loop, which is safe
      * because its reading starts (a task on its loop) only after the relay's handler is added (an
      * earlier task on the same loop).
      */
-    void relay(Channel user, Http2StreamChannel stream, String clientId) {
+    void relay(Channel user, Cluster.Connection stream, Cluster cluster, String clientId) {
         streamsTotal.incrementAndGet();
         ClientMeters m = meters(clientId);
         m.streams.increment();
-        UserLimits limits = limits(clientId);
-        Relay.start(user, stream, config.idleTimeout(), m, limits.toClient, limits.fromClient);
+        cluster.opened(stream);
+        cluster.reportSuccess(stream.endpoint()); // it answered 200: a refusal streak ends
+        UserRates rates = rates(clientId);
+        Relay.start(user, stream.channel(), config.idleTimeout(), m, rates.toClient, rates.fromClient);
+    }
+
+    /**
+     * Connects {@code user} through the route's cluster (a replica of the client, tried in turn as
+     * the cluster retries), counting it against its tunnel user's max_connections first. The
+     * request's first bytes go out with the stream's open and are the caller's to release.
+     */
+    Future<Cluster.Connection> connect(Router.Route route, Channel user) {
+        String clientId = route.cluster().name().substring(TunnelRegistry.CLUSTER_PREFIX.length());
+        TunnelServerConfig.User u = users.get(clientId);
+        int max = u == null ? 0 : u.maxConnections();
+        if (!userConnections.admit(clientId, max, user)) {
+            return user.eventLoop().newFailedFuture(new LimitReached("user " + clientId + " has its max_connections (" + max + ") open"));
+        }
+        return route.cluster().connect(user.eventLoop(), route.request());
     }
 
     /** A user connection refused because its tunnel user is at a limit (HTTP answers 503). */
@@ -224,55 +217,26 @@ public final class TunnelServer implements AutoCloseable {
         }
     }
 
-    /**
-     * A user's connection count and bandwidth limits, shared by all its tunnels and connections.
-     * A reload that changes a rate gives new connections a new limiter; open ones keep theirs.
-     */
-    private static final class UserLimits {
-        final int maxConnections;
-        final RateLimiter toClient;
-        final RateLimiter fromClient;
-        final AtomicInteger open;
-
-        UserLimits(TunnelServerConfig.User u, AtomicInteger open) {
-            this.maxConnections = u == null ? 0 : u.maxConnections();
-            this.toClient = u == null || u.bytesToClient() == 0 ? null : RateLimiter.of(u.bytesToClient());
-            this.fromClient = u == null || u.bytesFromClient() == 0 ? null : RateLimiter.of(u.bytesFromClient());
-            this.open = open;
+    /** A user's bandwidth limits, shared by all its connections; a reload that changes a rate gives new connections new limiters. */
+    private record UserRates(long toClientRate, long fromClientRate, RateLimiter toClient, RateLimiter fromClient) {
+        static UserRates of(TunnelServerConfig.User u) {
+            long to = u == null ? 0 : u.bytesToClient();
+            long from = u == null ? 0 : u.bytesFromClient();
+            return new UserRates(to, from, to == 0 ? null : RateLimiter.of(to), from == 0 ? null : RateLimiter.of(from));
         }
 
         boolean sameAs(TunnelServerConfig.User u) {
-            return maxConnections == u.maxConnections() && rate(toClient) == u.bytesToClient() && rate(fromClient) == u.bytesFromClient();
-        }
-
-        private static long rate(RateLimiter r) {
-            return r == null ? 0 : r.bytesPerSecond();
-        }
-
-        /** Counts {@code user} until it closes, unless that would pass the limit. */
-        boolean admit(Channel user) {
-            if (open.incrementAndGet() > maxConnections && maxConnections > 0) {
-                open.decrementAndGet();
-                return false;
-            }
-            user.closeFuture().addListener(f -> open.decrementAndGet());
-            return true;
+            return u == null || (toClientRate == u.bytesToClient() && fromClientRate == u.bytesFromClient());
         }
     }
 
-    private UserLimits limits(String clientId) {
+    private UserRates rates(String clientId) {
         TunnelServerConfig.User u = users.get(clientId);
-        UserLimits current = userLimits.get(clientId);
-        if (current != null && (u == null || current.sameAs(u))) {
+        UserRates current = userRates.get(clientId);
+        if (current != null && current.sameAs(u)) {
             return current;
         }
-        return userLimits.compute(clientId, (id, old) -> old != null && (u == null || old.sameAs(u)) ? old
-                : new UserLimits(u, old == null ? new AtomicInteger() : old.open));
-    }
-
-    /** A stream of {@code clientId} that one replica could not take goes to another. */
-    void countRedispatch(String clientId) {
-        meters(clientId).redispatched.increment();
+        return userRates.compute(clientId, (id, old) -> old != null && old.sameAs(u) ? old : UserRates.of(u));
     }
 
     private ClientMeters meters(String clientId) {
@@ -285,33 +249,57 @@ public final class TunnelServer implements AutoCloseable {
      * round trip among its tunnels; handshake failures by reason.
      */
     public List<Meter> bindMetrics(MeterRegistry registry) {
-        List<Meter> meters = new ArrayList<>();
+        List<Meter> all = new ArrayList<>();
         for (TunnelServerConfig.User u : config.users()) {
-            String id = u.id();
-            ClientMeters m = meters(id);
-            meters.add(Gauge.builder("titan_tunnel_connected", () -> sessions(id).size()).tag("client", id)
-                    .description("Tunnels of this client id that are connected").register(registry));
-            meters.add(Gauge.builder("titan_tunnel_streams_active", () -> sessions(id).stream().mapToInt(ServerSession::activeStreams).sum())
-                    .tag("client", id).description("Streams open in this client's tunnels").register(registry));
-            meters.add(FunctionCounter.builder("titan_tunnel_streams", m.streams, LongAdder::sum).tag("client", id)
-                    .description("Streams opened to this client (one per user connection)").register(registry));
-            meters.add(FunctionCounter.builder("titan_tunnel_streams_redispatched", m.redispatched, LongAdder::sum).tag("client", id)
-                    .description("Streams a replica of this client could not take (refused, or its tunnel ended first), passed to another")
-                    .register(registry));
-            meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_client")
-                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
-            meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesFromClient, LongAdder::sum).tags("client", id, "direction", "from_client")
-                    .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
-            meters.add(Gauge.builder("titan_tunnel_rtt_seconds", () -> sessions(id).stream().mapToLong(ServerSession::rttNanos).max().orElse(-1) / 1e9)
-                    .tag("client", id).description("The largest last PING round trip among this client's tunnels (-1: none yet)")
-                    .register(registry));
+            all.addAll(boundMeters.computeIfAbsent(u.id(), id -> clientMeters(registry, id)));
         }
-        for (String reason : List.of("unknown_or_bad_secret", "timeout", "malformed", "not_allowed", "too_many_tunnels")) {
-            AtomicLong n = handshakeFailures.computeIfAbsent(reason, k -> new AtomicLong());
-            meters.add(FunctionCounter.builder("titan_tunnel_handshake_failures", n, AtomicLong::get).tag("reason", reason)
-                    .description("Refused or failed tunnel handshakes").register(registry));
-        }
+        boundMeters.keySet().removeIf(id -> {
+            if (users.containsKey(id)) {
+                return false;
+            }
+            boundMeters.get(id).forEach(registry::remove);
+            return true;
+        });
+        all.addAll(boundMeters.computeIfAbsent("", k -> {
+            List<Meter> meters = new ArrayList<>();
+            for (String reason : List.of("unknown_or_bad_secret", "timeout", "malformed", "not_allowed", "too_many_tunnels", "busy")) {
+                AtomicLong n = handshakeFailures.computeIfAbsent(reason, r -> new AtomicLong());
+                meters.add(FunctionCounter.builder("titan_tunnel_handshake_failures", n, AtomicLong::get).tag("reason", reason)
+                        .description("Refused or failed tunnel handshakes, and connections to the tunnel port closed as malformed")
+                        .register(registry));
+            }
+            return meters;
+        }));
+        return all;
+    }
+
+    /** The meters of one client id (ids come from the configuration, so the label set is bounded); registered once. */
+    private List<Meter> clientMeters(MeterRegistry registry, String id) {
+        List<Meter> meters = new ArrayList<>();
+        ClientMeters m = meters(id);
+        meters.add(Gauge.builder("titan_tunnel_connected", () -> sessions(id).size()).tag("client", id)
+                .description("Tunnels of this client id that are connected").register(registry));
+        meters.add(Gauge.builder("titan_tunnel_streams_active", () -> sessions(id).stream().mapToInt(ServerSession::activeStreams).sum())
+                .tag("client", id).description("Streams open in this client's tunnels").register(registry));
+        meters.add(FunctionCounter.builder("titan_tunnel_streams", m.streams, LongAdder::sum).tag("client", id)
+                .description("Streams opened to this client (one per user connection)").register(registry));
+        meters.add(FunctionCounter.builder("titan_tunnel_streams_redispatched", this, t -> t.retries(id)).tag("client", id)
+                .description("Streams a replica of this client could not take (refused, or its tunnel ended first), passed to another")
+                .register(registry));
+        meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesToClient, LongAdder::sum).tags("client", id, "direction", "to_client")
+                .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
+        meters.add(FunctionCounter.builder("titan_tunnel_bytes", m.bytesFromClient, LongAdder::sum).tags("client", id, "direction", "from_client")
+                .baseUnit("bytes").description("Bytes relayed through this client's tunnels").register(registry));
+        meters.add(Gauge.builder("titan_tunnel_rtt_seconds", () -> sessions(id).stream().mapToLong(ServerSession::rttNanos).max().orElse(-1) / 1e9)
+                .tag("client", id).description("The largest last PING round trip among this client's tunnels (-1: none yet)")
+                .register(registry));
         return meters;
+    }
+
+    /** Streams of {@code clientId} that one replica could not take and the cluster tried on another. */
+    private double retries(String clientId) {
+        Cluster c = cluster(clientId);
+        return c == null ? 0 : c.stats().retries();
     }
 
     /**
@@ -368,10 +356,9 @@ public final class TunnelServer implements AutoCloseable {
             }
             ChannelPipeline p = ctx.pipeline();
             if (tunnel) {
-                p.addAfter(ctx.name(), "handshake", new ServerHandshake());
+                p.addAfter(ctx.name(), "handshake", new ServerHandshake(TunnelServer.this));
             } else {
-                ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-                ctx.channel().config().setOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK);
+                RelayOptions.apply(ctx.channel());
                 p.addAfter(ctx.name(), "http", new HttpIngress(TunnelServer.this, config.settings().handshakeTimeout(), secure));
             }
             p.remove(this); // what was read goes on to the chosen handler
@@ -403,66 +390,8 @@ public final class TunnelServer implements AutoCloseable {
     void becomeWebSocketTunnel(ChannelHandlerContext ctx) {
         ctx.channel().config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
         WebSockets.install(ctx.pipeline(), ctx.name(), false, WebSockets.maxFrame(config.settings()));
-        ctx.pipeline().addAfter("ws-bytes", "handshake", new ServerHandshake());
+        ctx.pipeline().addAfter("ws-bytes", "handshake", new ServerHandshake(this));
     }
-
-    /**
-     * Opens a stream for {@code route} and sends {@code firstFlight} on it (taken over; may be
-     * empty); completes once a replica of the client accepted the stream, trying the others when
-     * one cannot take it (see {@link StreamOpening}).
-     */
-    Future<Http2StreamChannel> open(Route route, Channel user, ByteBuf firstFlight) {
-        Promise<Http2StreamChannel> result = route.session().channel().eventLoop().newPromise();
-        UserLimits limits = limits(route.session().clientId());
-        if (!limits.admit(user)) {
-            firstFlight.release();
-            return result.setFailure(new LimitReached("user " + route.session().clientId() + " has its max_connections ("
-                    + limits.maxConnections + ") open"));
-        }
-        return StreamOpening.start(this, route, user, firstFlight, result, config.settings().openTimeout());
-    }
-
-    /**
-     * The replica of {@code clientId} with the fewest active streams, or null; replicas that
-     * refused their last streams only when no other can take one (see {@link ServerSession#refused}).
-     */
-    ServerSession pick(String clientId) {
-        return pick(clientId, Set.of());
-    }
-
-    /** As {@link #pick(String)}, among the replicas not in {@code exclude}. */
-    ServerSession pick(String clientId, Set<ServerSession> exclude) {
-        List<ServerSession> list = sessions.get(clientId);
-        if (list == null) {
-            return null;
-        }
-        // least active streams; ties go round the replicas so that light load is shared too
-        int n = list.size();
-        int start = Math.floorMod(rotation.getAndIncrement(), Math.max(1, n));
-        long now = System.nanoTime();
-        ServerSession best = null;
-        ServerSession bestAvoided = null; // replicas that refused lately: only when no other can take it
-        for (int i = 0; i < n; i++) {
-            ServerSession s;
-            try {
-                s = list.get((start + i) % n);
-            } catch (IndexOutOfBoundsException e) {
-                break; // a replica left meanwhile
-            }
-            if (!s.hasCapacity() || exclude.contains(s)) {
-                continue;
-            }
-            if (s.avoided(now)) {
-                if (bestAvoided == null || s.activeStreams() < bestAvoided.activeStreams()) {
-                    bestAvoided = s;
-                }
-            } else if (best == null || s.activeStreams() < best.activeStreams()) {
-                best = s;
-            }
-        }
-        return best != null ? best : bestAvoided;
-    }
-
 
     /**
      * Stops accepting and closes every tunnel now, and with them every stream and user connection;
@@ -476,6 +405,7 @@ public final class TunnelServer implements AutoCloseable {
         }
         closed = true;
         drain(Duration.ZERO).join();
+        registry.close();
         StreamAdapter.closeStreams(streams); // also those of tunnels that ended earlier, paused with bytes queued
         accepted.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
@@ -492,22 +422,24 @@ public final class TunnelServer implements AutoCloseable {
         exposures.values().forEach(TcpExposure::close);
         exposures.clear();
         List<CompletableFuture<Void>> ended = new ArrayList<>();
-        sessions.values().forEach(list -> list.forEach(s -> {
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            s.channel().closeFuture().addListener(f -> done.complete(null));
-            ended.add(done);
-            s.end(timeout);
-        }));
+        for (TunnelRegistry.Client c : registry.clients()) {
+            for (ServerSession s : c.sessions) {
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                s.channel().closeFuture().addListener(f -> done.complete(null));
+                ended.add(done);
+                s.end(timeout);
+            }
+        }
         return CompletableFuture.allOf(ended.toArray(CompletableFuture[]::new));
     }
 
-    private void failed(String reason) {
+    void failed(String reason) {
         handshakeFailures.computeIfAbsent(reason, k -> new AtomicLong()).incrementAndGet();
     }
 
     /** Registers an authenticated tunnel and exposes what it publishes. On the tunnel's event loop. */
-    private void register(ServerSession s) {
-        sessions.computeIfAbsent(s.clientId(), k -> new CopyOnWriteArrayList<>()).add(s);
+    private void register(ServerSession s, long handshakeNanos) {
+        registry.register(s, handshakeNanos);
         log.info("tunnel of {} connected from {} ({} replica(s))", s.clientId(), s.channel().remoteAddress(), sessions(s.clientId()).size());
         List<TunnelProtocol.Service> services = s.auth().services() == null ? List.of() : s.auth().services();
         for (TunnelProtocol.Service svc : services) {
@@ -522,10 +454,7 @@ public final class TunnelServer implements AutoCloseable {
     }
 
     private void unregister(ServerSession s) {
-        List<ServerSession> list = sessions.get(s.clientId());
-        if (list != null) {
-            list.remove(s);
-        }
+        registry.unregister(s);
         log.info("tunnel of {} from {} closed ({} replica(s) left)", s.clientId(), s.channel().remoteAddress(), sessions(s.clientId()).size());
         if (sessions(s.clientId()).isEmpty()) {
             exposures.values().removeIf(e -> {
@@ -538,138 +467,22 @@ public final class TunnelServer implements AutoCloseable {
         }
     }
 
-    /** A refused handshake waits longer the more this address failed: 250 ms doubling, at most 30 s. */
-    private long refusalDelayMillis(InetAddress ip) {
-        if (failures.size() > MAX_TRACKED_FAILURES) {
-            failures.clear(); // bounded memory: a flood of addresses resets the memory, not the delay's purpose
-        }
-        int n = failures.merge(ip, 1, Integer::sum);
-        return Math.min(30_000, 250L << Math.min(7, n - 1));
+    /** Takes an authenticated tunnel: HTTP/2 on its pipeline, then its client's cluster. On the tunnel's loop. */
+    void accept(ChannelHandlerContext ctx, ServerSession session, long handshakeNanos) {
+        startHttp2(ctx, session);
+        register(session, handshakeNanos);
     }
 
-    /** Reads the magic and the Auth, answers, and on success hands the connection to HTTP/2. */
-    private final class ServerHandshake extends TimedHandshake {
-        private enum State { MAGIC, AUTH, DONE }
+    TunnelServerConfig config() {
+        return config;
+    }
 
-        private State state = State.MAGIC;
-        private String nonce;
+    TunnelServerConfig.User user(String id) {
+        return id == null ? null : users.get(id);
+    }
 
-        ServerHandshake() {
-            super(config.settings().handshakeTimeout());
-        }
-
-        @Override
-        protected void timedOut(ChannelHandlerContext ctx) {
-            failed("timeout");
-            log.debug("tunnel handshake from {} timed out", ctx.channel().remoteAddress());
-        }
-
-        @Override
-        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-            if (state == State.DONE) {
-                in.skipBytes(in.readableBytes());
-                return;
-            }
-            if (state == State.MAGIC) {
-                // judge each byte as it arrives: a stranger is dropped at its first wrong byte, not at the timeout
-                int seen = Math.min(in.readableBytes(), TunnelProtocol.MAGIC.length);
-                for (int i = 0; i < seen; i++) {
-                    if (in.getByte(in.readerIndex() + i) != TunnelProtocol.MAGIC[i]) {
-                        failed("malformed");
-                        refuseNow(ctx, "not a Titan tunnel");
-                        return;
-                    }
-                }
-                if (in.readableBytes() < TunnelProtocol.MAGIC.length + 1) {
-                    return;
-                }
-                in.skipBytes(TunnelProtocol.MAGIC.length);
-                int version = in.readUnsignedByte();
-                if (version != TunnelProtocol.VERSION) {
-                    failed("malformed");
-                    refuse(ctx, "unsupported tunnel version " + version + " (server speaks " + TunnelProtocol.VERSION + ")");
-                    return;
-                }
-                nonce = TunnelProtocol.newNonce();
-                ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), new TunnelProtocol.Challenge(TunnelProtocol.VERSION, nonce)));
-                state = State.AUTH;
-            }
-            TunnelProtocol.Auth auth = TunnelProtocol.decode(in, TunnelProtocol.Auth.class);
-            if (auth == null) {
-                return;
-            }
-            state = State.DONE;
-            TunnelServerConfig.User user = auth.id() == null ? null : users.get(auth.id());
-            // the same answer for an unknown id and a wrong secret: the reply must not reveal which ids exist
-            if (user == null || !TunnelProtocol.proofMatches(user.secret(), nonce, auth.id(), auth.proof())) {
-                failed("unknown_or_bad_secret");
-                log.info("tunnel handshake from {} refused: unknown id or wrong secret", ctx.channel().remoteAddress());
-                refuse(ctx, "unknown id or wrong secret");
-                return;
-            }
-            String notAllowed = checkServices(user, auth);
-            if (notAllowed != null) {
-                failed("not_allowed");
-                refuse(ctx, notAllowed);
-                return;
-            }
-            if (sessions(user.id()).size() >= user.maxTunnels()) {
-                failed("too_many_tunnels");
-                refuse(ctx, "id " + user.id() + " already has " + user.maxTunnels() + " tunnels");
-                return;
-            }
-            failures.remove(((InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
-            ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.accepted()));
-            ServerSession session = new ServerSession(ctx.channel(), user, auth, config.settings().maxStreams());
-            startHttp2(ctx, session);
-            ctx.pipeline().remove(this); // bytes already read after the Auth go on to HTTP/2
-            register(session);
-        }
-
-        private String checkServices(TunnelServerConfig.User user, TunnelProtocol.Auth auth) {
-            if (auth.services() == null) {
-                return null;
-            }
-            for (TunnelProtocol.Service s : auth.services()) {
-                if (s.name() == null || s.name().isBlank()) {
-                    return "a service has no name";
-                }
-                if ("tcp".equals(s.type()) && s.remotePort() != null && !user.mayExpose(s.remotePort())) {
-                    return "service " + s.name() + ": port " + s.remotePort() + " is not allowed for id " + user.id();
-                }
-                for (String host : s.hosts() == null ? List.<String>of() : s.hosts()) {
-                    if (!user.mayServe(host)) {
-                        return "service " + s.name() + ": host " + host + " is not allowed for id " + user.id();
-                    }
-                }
-            }
-            return null;
-        }
-
-        private void refuse(ChannelHandlerContext ctx, String reason) {
-            state = State.DONE;
-            long delay = refusalDelayMillis(((InetSocketAddress) ctx.channel().remoteAddress()).getAddress());
-            stopClock();
-            ctx.executor().schedule(() -> {
-                if (ctx.channel().isActive()) {
-                    ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.refused(reason, delay)))
-                            .addListener(f -> ctx.close());
-                }
-            }, delay, TimeUnit.MILLISECONDS);
-        }
-
-        private void refuseNow(ChannelHandlerContext ctx, String reason) {
-            state = State.DONE;
-            log.debug("connection from {} closed: {}", ctx.channel().remoteAddress(), reason);
-            ctx.close();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            failed("malformed");
-            log.debug("tunnel handshake from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
-            ctx.close();
-        }
+    HandshakeGuard guard() {
+        return guard;
     }
 
     private void startHttp2(ChannelHandlerContext ctx, ServerSession session) {
@@ -681,7 +494,16 @@ public final class TunnelServer implements AutoCloseable {
         session.codec(codec);
         StreamAdapter.track(ctx.channel(), streams);
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
-        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), session::rtt, session::goAwayReceived));
+        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> {
+            session.rtt(rtt);
+            Cluster c = cluster(session.clientId());
+            if (c != null && session.endpoint() != null) {
+                c.sample(session.endpoint(), true, rtt); // every PING feeds the replica's score (latency, jitter)
+            }
+        }, () -> {
+            session.goAwayReceived();
+            registry.draining(session);
+        }));
         p.addLast("errors", new TunnelErrors());
         ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }
@@ -731,11 +553,7 @@ public final class TunnelServer implements AutoCloseable {
             this.service = service;
             this.port = port;
             InetSocketAddress at = new InetSocketAddress(config.exposeHost(), port);
-            transport.serverBootstrap()
-                    .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
-                    .childOption(ChannelOption.AUTO_READ, false)
-                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Connector.WATER_MARK)
+            RelayOptions.acceptedChildren(transport.serverBootstrap())
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
@@ -772,25 +590,26 @@ public final class TunnelServer implements AutoCloseable {
             @Override
             public void channelActive(ChannelHandlerContext ctx) {
                 Channel user = ctx.channel();
-                ServerSession s = pick(clientId);
-                if (s == null) {
-                    log.debug("{}/{}: no tunnel connected, closing {}", clientId, service, user.remoteAddress());
+                Cluster cluster = cluster(clientId);
+                if (cluster == null) {
                     user.close();
                     return;
                 }
                 // the user's bytes wait for the stream's answer (an EarlyInput holds what arrives meanwhile)
-                open(new Route(s, service), user, Unpooled.EMPTY_BUFFER).addListener(f -> {
+                Router.Route route = new Router.Route(cluster, DestinationRequest.tcp("tunnel-port-" + port, user).withTarget(service, 0));
+                connect(route, user).addListener((Future<Cluster.Connection> f) -> {
                     if (!f.isSuccess()) {
+                        log.debug("{}/{}: {}, closing {}", clientId, service, f.cause().getMessage(), user.remoteAddress());
                         user.close();
                         return;
                     }
-                    Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+                    Cluster.Connection stream = f.getNow();
                     if (!user.isActive()) {
-                        stream.close();
+                        stream.channel().close();
                         return;
                     }
                     ctx.pipeline().remove(this);
-                    relay(user, stream, clientId);
+                    relay(user, stream, cluster, clientId);
                 });
             }
 
@@ -805,7 +624,7 @@ public final class TunnelServer implements AutoCloseable {
     /** For tests: every session of every client. */
     List<ServerSession> allSessions() {
         List<ServerSession> all = new ArrayList<>();
-        sessions.values().forEach(all::addAll);
+        registry.clients().forEach(c -> all.addAll(c.sessions));
         return all;
     }
 }

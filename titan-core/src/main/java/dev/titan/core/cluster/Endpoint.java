@@ -4,17 +4,23 @@ import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ScoringConfig;
 import dev.titan.core.scoring.EndpointScore;
 import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One destination address of a cluster and its live state: score (updated on the cluster's control
+ * One destination of a cluster and its live state: score (updated on the cluster's control
  * executor), and counters read and written by every event loop (active connections, peak EWMA of
- * connect time, ejection).
+ * connect time, ejection). An endpoint is an address (a backend the forwarder dials) or a peer
+ * known by its id and labels (a tunnel client or an edge, reached through its tunnel, whose
+ * connector finds it in the endpoint's {@linkplain #attachment attachment}).
  */
 public final class Endpoint {
     private final InetSocketAddress address;
     private final String id;
+    private final Map<String, String> labels;
+    private final Object attachment;
     private volatile int weight;
     private final EndpointScore score;
     private final AtomicInteger active = new AtomicInteger();
@@ -32,19 +38,47 @@ public final class Endpoint {
     private volatile long peakStampNanos;
 
     public Endpoint(InetSocketAddress address, int weight, ScoringConfig scoring) {
+        this(address, HostPort.format(address), Map.of(), null, weight, scoring);
+    }
+
+    /** A peer: reached through {@code attachment} (what its connector needs), not at an address. */
+    public static Endpoint peer(String id, Map<String, String> labels, Object attachment, ScoringConfig scoring) {
+        return new Endpoint(null, id, labels, Objects.requireNonNull(attachment, "attachment"), 1, scoring);
+    }
+
+    private Endpoint(InetSocketAddress address, String id, Map<String, String> labels, Object attachment, int weight,
+                     ScoringConfig scoring) {
         this.address = address;
-        this.id = HostPort.format(address);
+        this.id = Objects.requireNonNull(id, "id");
+        this.labels = Map.copyOf(labels);
+        this.attachment = attachment;
         this.weight = weight;
         this.score = new EndpointScore(scoring);
     }
 
+    /** The address to dial; null for a peer reached through a tunnel. */
     public InetSocketAddress address() {
         return address;
     }
 
-    /** {@code ip:port}, the endpoint's name in metrics, logs and the status view. */
+    /** {@code ip:port}, or a peer's id: the endpoint's name in metrics, logs and the status view. */
     public String id() {
         return id;
+    }
+
+    /** What is known about the endpoint (a peer's metadata: region, country, ...); empty for an address. */
+    public Map<String, String> labels() {
+        return labels;
+    }
+
+    /** What a connector needs to reach a peer (its tunnel session), if it is of {@code type}; else null. */
+    public <T> T attachment(Class<T> type) {
+        return type.isInstance(attachment) ? type.cast(attachment) : null;
+    }
+
+    /** The key a cluster tracks the endpoint by: its address, or a peer's id. */
+    Object key() {
+        return address != null ? address : id;
     }
 
     public int weight() {

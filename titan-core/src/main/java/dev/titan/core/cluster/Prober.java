@@ -2,7 +2,7 @@ package dev.titan.core.cluster;
 
 import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.config.HostPort;
-import dev.titan.core.net.Connector;
+import dev.titan.core.net.TcpConnector;
 import dev.titan.core.time.Clock;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -29,10 +29,10 @@ public final class Prober {
     public record Result(boolean success, long latencyNanos, String error) {
     }
 
-    private final Connector connector;
+    private final TcpConnector connector;
     private final Clock clock;
 
-    public Prober(Connector connector, Clock clock) {
+    public Prober(TcpConnector connector, Clock clock) {
         this.connector = connector;
         this.clock = clock;
     }

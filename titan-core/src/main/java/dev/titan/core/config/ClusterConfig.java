@@ -54,6 +54,24 @@ public record ClusterConfig(
     public record Outlier(int consecutiveFailures, Duration baseEjectionTime, Duration maxEjectionTime) {
     }
 
+    /**
+     * A cluster of peers that a module registers at run time (a tunnel client's replicas, edges):
+     * not probed (their tunnels' PINGs feed the scores) and not pooled; every peer that is up is
+     * in the active set, the fewest active streams wins, a connect is tried on up to
+     * {@code attempts} peers with the same first bytes, and a peer that refuses one is passed over
+     * for 1 s, doubling per refusal in a row up to 30 s (while another can take it).
+     */
+    public static ClusterConfig peers(String name, int maxPeers, int attempts, Duration openTimeout) {
+        Provider provider = new Provider("peers", List.of(), null, false, Duration.ofMinutes(1), Math.max(16, maxPeers));
+        Probing probing = new Probing("none", Duration.ofMinutes(1), Duration.ofSeconds(1), 1,
+                new Initial(false, 1, Duration.ofSeconds(1), 1), "/", null, 200, 399);
+        Selector selector = new Selector(Duration.ofSeconds(1), maxPeers, 0, Duration.ZERO, 0);
+        Pools pools = new Pools(openTimeout, Duration.ofMinutes(10), Duration.ZERO, "static", 0, 0, 0, Duration.ofSeconds(1), 0, 1, 1);
+        Outlier outlier = new Outlier(1, Duration.ofSeconds(1), Duration.ofSeconds(30));
+        return new ClusterConfig(name, 0, provider, probing, ScoringConfig.DEFAULT, selector,
+                new Balancer("least_connections", 160), pools, outlier, Math.max(1, attempts));
+    }
+
     static ClusterConfig read(String name, ConfigNode n) {
         return read(name, n, null);
     }

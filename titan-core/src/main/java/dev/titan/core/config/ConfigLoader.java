@@ -313,9 +313,15 @@ public final class ConfigLoader {
                 ln.markRead(SEED_MARK);
             }
             ListenerConfig l = ListenerConfig.read(ln, "listener-" + i);
+            String defined = clusters.isEmpty() ? "none" : String.join(", ", clusters.keySet());
             if (l.cluster() != null && !clusters.containsKey(l.cluster())) {
-                ln.problem("cluster", "no cluster named '" + l.cluster() + "' (defined: "
-                        + (clusters.isEmpty() ? "none" : String.join(", ", clusters.keySet())) + ")");
+                ln.problem("cluster", "no cluster named '" + l.cluster() + "' (defined: " + defined + ")");
+            }
+            for (int r = 0; r < l.routes().size(); r++) {
+                String c = l.routes().get(r).cluster();
+                if (c != null && !clusters.containsKey(c)) {
+                    ln.problem("routes[" + r + "].cluster", "no cluster named '" + c + "' (defined: " + defined + ")");
+                }
             }
             if (listeners.stream().anyMatch(o -> o.name().equals(l.name()))) {
                 ln.problem("name", "duplicate listener name '" + l.name() + "'");

@@ -2,14 +2,20 @@ package dev.titan.core.config;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import dev.titan.core.route.RouteRule;
+import java.util.ArrayList;
 import java.util.List;
 
-/** A bound socket, its limits, and the cluster its connections go to. */
+/**
+ * A bound socket, its limits, and where its connections go: {@code routes} (the first matching
+ * rule names the cluster) and {@code cluster}, the rule that matches everything, last.
+ */
 public record ListenerConfig(
         String name,
         String protocol,
         InetSocketAddress listenAddr,
         String cluster,
+        List<RouteRule> routes,
         int maxConnections,
         int maxConnectionsPerIp,
         int backlog,
@@ -22,6 +28,26 @@ public record ListenerConfig(
 
     public static final List<String> PROTOCOLS = List.of("tcp", "udp");
 
+    /** The rules in order, with {@code cluster} (if set) as the last one. */
+    public List<RouteRule> rules() {
+        if (cluster == null) {
+            return routes;
+        }
+        List<RouteRule> all = new ArrayList<>(routes);
+        all.add(RouteRule.any(cluster));
+        return List.copyOf(all);
+    }
+
+    /** Every cluster the listener's rules name, in order. */
+    public List<String> clusters() {
+        return rules().stream().map(RouteRule::cluster).distinct().toList();
+    }
+
+    /** The clusters for the status view and logs: one name, or the routes' names joined. */
+    public String clusterSummary() {
+        return String.join(",", clusters());
+    }
+
     public boolean isUdp() {
         return protocol.equals("udp");
     }
@@ -33,7 +59,16 @@ public record ListenerConfig(
         if (addr == null && !n.has("listen_addr")) {
             n.problem("listen_addr", "is required");
         }
-        String cluster = n.required("cluster");
+        List<RouteRule> routes = new ArrayList<>();
+        for (ConfigNode r : n.list("routes")) {
+            ConfigNode m = r.child("match");
+            RouteRule rule = new RouteRule(m.string("host", null), m.string("sni", null), m.string("user", null),
+                    m.has("protocol") ? m.choice("protocol", null, RouteRule.PROTOCOLS) : null, r.required("cluster"));
+            m.finish();
+            r.finish();
+            routes.add(rule);
+        }
+        String cluster = routes.isEmpty() || n.has("cluster") ? n.required("cluster") : null;
         int max = n.integer("max_connections", 0, 0, 10_000_000);
         int perIp = n.integer("max_connections_per_ip", 0, 0, 10_000_000);
         int backlog = n.integer("backlog", 4096, 1, 1_000_000);
@@ -48,7 +83,7 @@ public record ListenerConfig(
         int udpMax = udp.integer("max_sessions", 65_536, 1, 10_000_000);
         udp.finish();
         n.finish();
-        return new ListenerConfig(name, protocol, addr, cluster, max, perIp, backlog, reusePort, noDelay, keepAlive,
+        return new ListenerConfig(name, protocol, addr, cluster, List.copyOf(routes), max, perIp, backlog, reusePort, noDelay, keepAlive,
                 idle, udpIdle, udpMax);
     }
 }

@@ -5,16 +5,19 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.titan.core.cluster.Cluster;
+import dev.titan.core.cluster.ClusterStats;
+import dev.titan.core.cluster.EndpointStatus;
 import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.config.ConfigException;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.config.TitanConfig;
-import dev.titan.core.endpoint.EndpointSource;
+import dev.titan.core.endpoint.AddressSource;
+import dev.titan.core.route.RuleRouter;
 import dev.titan.core.http.HttpService;
 import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Connector;
+import dev.titan.core.net.TcpConnector;
 import dev.titan.core.net.Transport;
 import dev.titan.core.time.Clock;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -43,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * a {@link TitanConfig} and changed at run time by {@link #reload} without dropping established
  * connections. Listener protocols come from registered {@link ListenerFactory}s.
  */
-public final class Engine implements AutoCloseable {
+public final class Engine implements AutoCloseable, ClusterRegistry {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -52,6 +55,7 @@ public final class Engine implements AutoCloseable {
     private final Clock clock;
     private final TitanMetrics metrics = new TitanMetrics();
     private final Map<String, Cluster> clusters = new LinkedHashMap<>();
+    private final Map<String, Cluster> moduleClusters = new LinkedHashMap<>(); // guarded by this
     private final Map<String, ListenerHandle> listeners = new LinkedHashMap<>();
     private final Map<String, TitanMetrics.ListenerMeters> listenerMeters = new HashMap<>();
     private volatile TitanConfig config;
@@ -90,8 +94,25 @@ public final class Engine implements AutoCloseable {
         return config;
     }
 
+    @Override
+    public synchronized void register(Cluster cluster) {
+        moduleClusters.put(cluster.name(), cluster);
+        metrics.bindCluster(cluster);
+        publishViews();
+    }
+
+    @Override
+    public synchronized void unregister(Cluster cluster) {
+        if (moduleClusters.remove(cluster.name(), cluster)) {
+            metrics.unbindCluster(cluster.name());
+            publishViews();
+        }
+    }
+
     private void publishViews() {
-        clusterView = Map.copyOf(clusters);
+        Map<String, Cluster> all = new LinkedHashMap<>(clusters);
+        moduleClusters.forEach(all::putIfAbsent);
+        clusterView = Collections.unmodifiableMap(all);
         listenerView = Collections.unmodifiableMap(new LinkedHashMap<>(listeners));
     }
 
@@ -110,7 +131,7 @@ public final class Engine implements AutoCloseable {
         try {
             List<CompletableFuture<Void>> ready = new ArrayList<>();
             for (ClusterConfig cc : config.clusters().values()) {
-                Cluster c = newCluster(cc);
+                Cluster c = newCluster(cc, new AddressSource(cc.provider(), cc.defaultRemotePort()));
                 clusters.put(cc.name(), c);
                 ready.add(c.start());
             }
@@ -142,15 +163,15 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private Cluster newCluster(ClusterConfig cc) {
-        Cluster c = new Cluster(cc, new Connector(transport, true, true), transport.group().next(), clock);
+    private Cluster newCluster(ClusterConfig cc, AddressSource source) {
+        Cluster c = new Cluster(cc, new TcpConnector(transport, true, true), source, transport.group().next(), clock);
         metrics.bindCluster(c);
         return c;
     }
 
     private ListenerHandle newListener(ListenerConfig lc) {
         TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
-        return factories.get(lc.protocol()).create(lc, clusters.get(lc.cluster()), transport, m);
+        return factories.get(lc.protocol()).create(lc, new RuleRouter(lc.rules(), clusters), transport, m);
     }
 
     private static void awaitInitialProbes(List<CompletableFuture<Void>> ready) {
@@ -209,7 +230,7 @@ public final class Engine implements AutoCloseable {
     /** The status view: every cluster's endpoints with their score breakdown, and every listener. */
     public CompletableFuture<HttpService.Response> status() {
         Map<String, Cluster> cs = clusters();
-        Map<String, CompletableFuture<List<Cluster.EndpointStatus>>> parts = new LinkedHashMap<>();
+        Map<String, CompletableFuture<List<EndpointStatus>>> parts = new LinkedHashMap<>();
         cs.forEach((n, c) -> parts.put(n, c.status()));
         return CompletableFuture.allOf(parts.values().toArray(new CompletableFuture[0])).thenApply(v -> {
             ObjectNode root = JSON.createObjectNode();
@@ -219,7 +240,7 @@ public final class Engine implements AutoCloseable {
                 l.put("name", n);
                 l.put("protocol", h.config().protocol());
                 l.put("address", HostPort.format(h.boundAddress()));
-                l.put("cluster", h.config().cluster());
+                l.put("cluster", h.config().clusterSummary());
                 l.put("active_connections", h.activeConnections());
             });
             ArrayNode arr = root.putArray("clusters");
@@ -232,7 +253,7 @@ public final class Engine implements AutoCloseable {
                 ArrayNode active = co.putArray("active_set");
                 c.active().forEach(e -> active.add(e.id()));
                 ArrayNode eps = co.putArray("endpoints");
-                for (Cluster.EndpointStatus s : f.join()) {
+                for (EndpointStatus s : f.join()) {
                     ObjectNode e = eps.addObject();
                     e.put("endpoint", s.endpoint());
                     e.put("state", s.state());
@@ -251,6 +272,10 @@ public final class Engine implements AutoCloseable {
                     e.put("total_connections", s.totalConnections());
                     e.put("pooled_idle", s.pooledIdle());
                     e.put("weight", s.weight());
+                    if (!s.labels().isEmpty()) {
+                        ObjectNode labels = e.putObject("labels");
+                        s.labels().forEach(labels::put);
+                    }
                 }
             });
             try {
@@ -282,12 +307,10 @@ public final class Engine implements AutoCloseable {
         checkFactories(next);
         // 1. validate every endpoint source before touching anything
         // (each list is loaded once here and handed on, so a reload resolves names and reads files once)
-        Map<String, EndpointSource> sources = new HashMap<>();
-        Map<String, dev.titan.core.endpoint.AddressList> lists = new HashMap<>();
+        Map<String, AddressSource> sources = new HashMap<>();
         for (ClusterConfig cc : next.clusters().values()) {
-            EndpointSource src = new EndpointSource(cc.provider(), cc.defaultRemotePort());
-            lists.put(cc.name(), src.load());
-            sources.put(cc.name(), src);
+            AddressSource probe = new AddressSource(cc.provider(), cc.defaultRemotePort());
+            sources.put(cc.name(), new AddressSource(cc.provider(), cc.defaultRemotePort(), probe.load()));
         }
         // 2. new clusters and newly bound listeners; undone on failure
         Map<String, Cluster> added = new LinkedHashMap<>();
@@ -295,8 +318,8 @@ public final class Engine implements AutoCloseable {
         try {
             for (ClusterConfig cc : next.clusters().values()) {
                 if (!clusters.containsKey(cc.name())) {
-                    Cluster c = newCluster(cc);
-                    c.start(lists.get(cc.name()));
+                    Cluster c = newCluster(cc, sources.get(cc.name()));
+                    c.start();
                     added.put(cc.name(), c);
                 }
             }
@@ -311,7 +334,7 @@ public final class Engine implements AutoCloseable {
                     continue; // same address, different socket options: re-bound below after the old one closes
                 }
                 TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
-                ListenerHandle h = factories.get(lc.protocol()).create(lc, view.get(lc.cluster()), transport, m);
+                ListenerHandle h = factories.get(lc.protocol()).create(lc, new RuleRouter(lc.rules(), view), transport, m);
                 h.start();
                 bound.put(lc.name(), h);
             }
@@ -325,7 +348,7 @@ public final class Engine implements AutoCloseable {
         clusters.putAll(added);
         for (ClusterConfig cc : next.clusters().values()) {
             if (!added.containsKey(cc.name())) {
-                clusters.get(cc.name()).reconfigure(cc, sources.get(cc.name()), lists.get(cc.name())).join();
+                clusters.get(cc.name()).reconfigure(cc, sources.get(cc.name())).join();
             }
         }
         Map<String, ListenerHandle> nextListeners = new LinkedHashMap<>();
@@ -338,7 +361,7 @@ public final class Engine implements AutoCloseable {
                 }
                 nextListeners.put(lc.name(), fresh);
             } else if (old != null && old.canUpdateInPlace(lc)) {
-                old.update(lc, clusters.get(lc.cluster()));
+                old.update(lc, new RuleRouter(lc.rules(), clusters));
                 nextListeners.put(lc.name(), old);
             } else {
                 // same address, new socket options: the old socket must close before the new bind
@@ -346,7 +369,7 @@ public final class Engine implements AutoCloseable {
                     retire(old);
                 }
                 TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
-                ListenerHandle h = factories.get(lc.protocol()).create(lc, clusters.get(lc.cluster()), transport, m);
+                ListenerHandle h = factories.get(lc.protocol()).create(lc, new RuleRouter(lc.rules(), clusters), transport, m);
                 h.start();
                 nextListeners.put(lc.name(), h);
             }

@@ -1,6 +1,6 @@
 package dev.titan.core.engine;
 
-import dev.titan.core.cluster.Cluster;
+import dev.titan.core.route.Router;
 import dev.titan.core.config.ListenerConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -21,8 +21,8 @@ public interface ListenerHandle {
     /** True if {@code next} can be applied without re-binding (same protocol, address and socket options). */
     boolean canUpdateInPlace(ListenerConfig next);
 
-    /** Applies limits, timeouts and the target cluster of {@code next}; new connections use them. */
-    void update(ListenerConfig next, Cluster cluster);
+    /** Applies limits, timeouts and the routes of {@code next}; new connections use them. */
+    void update(ListenerConfig next, Router router);
 
     /** Stops accepting; established connections continue. */
     void stopAccepting();

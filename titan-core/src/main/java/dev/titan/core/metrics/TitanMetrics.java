@@ -1,6 +1,8 @@
 package dev.titan.core.metrics;
 
 import dev.titan.core.cluster.Cluster;
+import dev.titan.core.cluster.ClusterStats;
+import dev.titan.core.cluster.EndpointStatus;
 import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.pool.EndpointPool;
 import io.micrometer.core.instrument.Counter;
@@ -90,12 +92,12 @@ public final class TitanMetrics {
     public synchronized void bindCluster(Cluster cluster) {
         unbindCluster(cluster.name());
         String c = cluster.name();
-        Cluster.ClusterStats s = cluster.stats();
+        ClusterStats s = cluster.stats();
         List<Meter> m = new ArrayList<>();
         Tags t = Tags.of("cluster", c);
-        m.add(FunctionCounter.builder("titan.health.checks", s, Cluster.ClusterStats::probesOk).tags(t.and("result", "success"))
+        m.add(FunctionCounter.builder("titan.health.checks", s, ClusterStats::probesOk).tags(t.and("result", "success"))
                 .description("Active probes").register(registry));
-        m.add(FunctionCounter.builder("titan.health.checks", s, Cluster.ClusterStats::probesFailed).tags(t.and("result", "failure"))
+        m.add(FunctionCounter.builder("titan.health.checks", s, ClusterStats::probesFailed).tags(t.and("result", "failure"))
                 .description("Active probes").register(registry));
         Timer probe = Timer.builder("titan.server.probe.duration").description("Duration of successful probes").tags(t)
                 .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100),
@@ -107,9 +109,9 @@ public final class TitanMetrics {
                 probe.record(nanos, TimeUnit.NANOSECONDS);
             }
         });
-        m.add(FunctionCounter.builder("titan.pool.hits", s, Cluster.ClusterStats::poolHits).tags(t)
+        m.add(FunctionCounter.builder("titan.pool.hits", s, ClusterStats::poolHits).tags(t)
                 .description("Connections taken from a pre-connected pool").register(registry));
-        m.add(FunctionCounter.builder("titan.pool.misses", s, Cluster.ClusterStats::poolMisses).tags(t)
+        m.add(FunctionCounter.builder("titan.pool.misses", s, ClusterStats::poolMisses).tags(t)
                 .description("Connections dialled because the pool had none ready").register(registry));
         m.add(FunctionCounter.builder("titan.pool.scale.up", cluster, cl -> sumPools(cl, EndpointPool::scaleUps)).tags(t)
                 .description("Dynamic pool target increases").register(registry));
@@ -129,9 +131,9 @@ public final class TitanMetrics {
                 "Recent peak of concurrent connections, the dynamic pool's sizing input"));
         m.add(gauge("titan.cluster.addresses", cluster, cl -> (double) cl.addressCount(), t, "Addresses in the endpoint source"));
         m.add(gauge("titan.cluster.active.set.size", cluster, cl -> cl.active().size(), t, "Endpoints in the active set"));
-        m.add(FunctionCounter.builder("titan.selector.switches", s, Cluster.ClusterStats::switches).tags(t)
+        m.add(FunctionCounter.builder("titan.selector.switches", s, ClusterStats::switches).tags(t)
                 .description("Active set changes").register(registry));
-        m.add(FunctionCounter.builder("titan.endpoint.ejections", s, Cluster.ClusterStats::ejections).tags(t)
+        m.add(FunctionCounter.builder("titan.endpoint.ejections", s, ClusterStats::ejections).tags(t)
                 .description("Endpoints ejected after failed connections").register(registry));
         clusterMeters.put(c, m);
         endpointMeters.put(c, new HashMap<>());

@@ -1,7 +1,7 @@
 package dev.titan.core.pool;
 
 import dev.titan.core.config.ClusterConfig;
-import dev.titan.core.net.Connector;
+import dev.titan.core.net.TcpConnector;
 import dev.titan.core.time.Clock;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -58,7 +58,7 @@ public final class EndpointPool {
     private volatile int recentPeak;
     private volatile boolean closed;
 
-    public EndpointPool(InetSocketAddress address, Connector connector, EventLoopGroup loops, ClusterConfig.Pools config, Clock clock) {
+    public EndpointPool(InetSocketAddress address, TcpConnector connector, EventLoopGroup loops, ClusterConfig.Pools config, Clock clock) {
         this((loop, timeout) -> connector.connect(address, loop, timeout), loops, config, clock);
     }
 

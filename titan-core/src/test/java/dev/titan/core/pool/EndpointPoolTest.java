@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.titan.core.config.ClusterConfig;
-import dev.titan.core.net.Connector;
+import dev.titan.core.net.TcpConnector;
 import dev.titan.core.net.Transport;
 import dev.titan.core.testing.FakeClock;
 import dev.titan.core.testing.TestServers;
@@ -39,7 +39,7 @@ class EndpointPoolTest {
 
     @Test
     void dynamicTargetFollowsRecentPeakByTheIncrements() {
-        EndpointPool pool = new EndpointPool(server.address(), new Connector(transport, true, true), transport.group(),
+        EndpointPool pool = new EndpointPool(server.address(), new TcpConnector(transport, true, true), transport.group(),
                 dynamic(4, 60, 0.2, 10, 5, Duration.ofMinutes(10)), clock);
         pool.refill();
         await().atMost(Duration.ofSeconds(5)).until(() -> pool.idleCount() == 4);
@@ -80,7 +80,7 @@ class EndpointPoolTest {
 
     @Test
     void idleConnectionsPastIdleTimeoutAreReplaced() {
-        EndpointPool pool = new EndpointPool(server.address(), new Connector(transport, true, true), transport.group(),
+        EndpointPool pool = new EndpointPool(server.address(), new TcpConnector(transport, true, true), transport.group(),
                 new ClusterConfig.Pools(Duration.ofSeconds(1), Duration.ofSeconds(30), Duration.ofSeconds(30), "static", 3, 0, 0,
                         Duration.ofSeconds(1), 0.2, 10, 5), clock);
         pool.refill();
@@ -95,7 +95,7 @@ class EndpointPoolTest {
 
     @Test
     void hitsAndMissesAreCounted() throws Exception {
-        EndpointPool pool = new EndpointPool(server.address(), new Connector(transport, true, true), transport.group(),
+        EndpointPool pool = new EndpointPool(server.address(), new TcpConnector(transport, true, true), transport.group(),
                 new ClusterConfig.Pools(Duration.ofSeconds(1), Duration.ofMinutes(1), Duration.ofSeconds(30), "static", 2, 0, 0,
                         Duration.ofSeconds(1), 0.2, 10, 5), clock);
         var loop = transport.group().next();
@@ -121,7 +121,7 @@ class EndpointPoolTest {
                 Thread.currentThread().interrupt();
             }
         })) {
-            EndpointPool pool = new EndpointPool(closing.address(), new Connector(transport, true, true), transport.group(),
+            EndpointPool pool = new EndpointPool(closing.address(), new TcpConnector(transport, true, true), transport.group(),
                     new ClusterConfig.Pools(Duration.ofSeconds(1), Duration.ofMinutes(1), Duration.ofSeconds(30), "static", 3, 0, 0,
                             Duration.ofSeconds(1), 0.2, 10, 5), clock);
             pool.refill();

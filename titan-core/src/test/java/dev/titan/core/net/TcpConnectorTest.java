@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** The connector on every transport: connects, and never leaves a failed connection's socket open. */
-class ConnectorTest {
+class TcpConnectorTest {
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void aRefusedConnectClosesItsChannel(Transport.Kind kind) throws Exception {
@@ -23,7 +23,7 @@ class ConnectorTest {
             closedPort = s.getLocalPort();
         }
         try (Transport t = Transport.create(kind, 1)) {
-            Connector c = new Connector(t, true, true);
+            TcpConnector c = new TcpConnector(t, true, true);
             for (int i = 0; i < 20; i++) {
                 ChannelFuture f = c.connect(new InetSocketAddress("127.0.0.1", closedPort), t.group().next(), Duration.ofSeconds(2));
                 assertThat(f.await(5, TimeUnit.SECONDS)).isTrue();
@@ -38,7 +38,7 @@ class ConnectorTest {
     @EnumSource(Transport.Kind.class)
     void connectsWithTheRelaysOptions(Transport.Kind kind) throws Exception {
         try (TestServers.TcpServer echo = TestServers.echo("echo"); Transport t = Transport.create(kind, 1)) {
-            ChannelFuture f = new Connector(t, true, true).connect(echo.address(), t.group().next(), Duration.ofSeconds(2));
+            ChannelFuture f = new TcpConnector(t, true, true).connect(echo.address(), t.group().next(), Duration.ofSeconds(2));
             assertThat(f.await(5, TimeUnit.SECONDS) && f.isSuccess()).isTrue();
             assertThat(f.channel().config().isAutoRead()).as("the relay decides when to read").isFalse();
             f.channel().close().sync();

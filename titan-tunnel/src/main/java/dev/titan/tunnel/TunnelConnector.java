@@ -1,0 +1,143 @@
+package dev.titan.tunnel;
+
+import dev.titan.core.cluster.Endpoint;
+import dev.titan.core.net.Connector;
+import dev.titan.core.net.EarlyInput;
+import dev.titan.core.route.DestinationRequest;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.time.Duration;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Connects a request to a tunnel peer: opens a stream in the peer's tunnel that names the target
+ * (a service of a tunnel client), sends the request's first bytes with the stream's HEADERS
+ * (without waiting for the answer), and completes once the client answered 200, having connected
+ * to its local service. A client that cannot reach its service (502), is too busy (503), does not
+ * answer within the timeout, or whose tunnel ends first fails the connect, and its cluster tries
+ * another replica with the same first bytes, as HAProxy's redispatch does; safe for the same
+ * reason: nothing of the connection has reached a service that answered, and the user has been
+ * sent nothing yet. A client that does not publish the service (404) is no fault of its tunnel's.
+ *
+ * <p>Bytes and the end of input that follow the 200 in the same read are held by an
+ * {@link EarlyInput} for the relay the caller starts.
+ */
+final class TunnelConnector implements Connector {
+    /** A client refused the stream with {@code status} (502: it cannot reach the service; 503: too busy). */
+    static final class Refused extends Exception {
+        final String status;
+
+        Refused(String status) {
+            super("the tunnel client answered " + status, null, false, false);
+            this.status = status;
+        }
+    }
+
+    /** A client that does not publish the service the stream names. */
+    static final class NotPublished extends NotServed {
+        NotPublished(String target) {
+            super("the tunnel client does not publish " + target);
+        }
+    }
+
+    /** The stream ended before its client answered (its tunnel closed, or it was reset), or no answer came in time. */
+    static final class Unanswered extends Exception {
+        Unanswered(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    @Override
+    public Future<Channel> connect(Endpoint endpoint, DestinationRequest request, EventLoop loop, Duration timeout) {
+        Promise<Channel> result = loop.newPromise();
+        ServerSession session = endpoint.attachment(ServerSession.class);
+        if (session == null) {
+            return result.setFailure(new IllegalArgumentException(endpoint + " is not a tunnel"));
+        }
+        String target = request.targetPort() > 0 ? request.targetHost() + ":" + request.targetPort() : request.targetHost();
+        session.open(target, request, new Answer(target, result, timeout)).addListener((Future<Http2StreamChannel> f) -> {
+            if (!f.isSuccess()) {
+                result.tryFailure(f.cause()); // no stream: nothing will answer
+            }
+        });
+        return result;
+    }
+
+    /** Waits on a new stream, from its creation, for the client's answer: the first HEADERS. */
+    private static final class Answer extends ChannelInboundHandlerAdapter {
+        private final String target;
+        private final Promise<Channel> result;
+        private final Duration timeout;
+        private boolean answered;
+        private ScheduledFuture<?> timer;
+
+        Answer(String target, Promise<Channel> result, Duration timeout) {
+            this.target = target;
+            this.result = result;
+            this.timeout = timeout;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            timer = ctx.executor().schedule(() -> {
+                if (!answered) { // a replica gone silent (no FIN yet)
+                    answered = true;
+                    ctx.channel().close();
+                    result.tryFailure(new Unanswered("the tunnel client did not answer within " + timeout.toMillis() + " ms"));
+                }
+            }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
+            if (answered || !(msg instanceof Http2HeadersFrame headers)) {
+                ReferenceCountUtil.release(msg); // nothing comes before the answer
+                return;
+            }
+            answered = true;
+            timer.cancel(false);
+            CharSequence status = headers.headers().status();
+            String code = status == null ? "no status" : status.toString();
+            if (code.equals("200")) {
+                ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput());
+                // in a task of its own: the caller starts its relay on this stream, which must not
+                // happen inside the stream's read (it would not read again)
+                ctx.executor().execute(() -> {
+                    if (!result.trySuccess(stream)) {
+                        stream.close(); // the caller gave up meanwhile
+                    }
+                });
+                return;
+            }
+            ctx.pipeline().remove(this);
+            ctx.channel().close();
+            result.tryFailure(code.equals("404") ? new NotPublished(target) : new Refused(code));
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (!EarlyInput.isEndOfInput(evt)) { // the end of a refusal, or of a stream that never answered
+                ctx.fireUserEventTriggered(evt);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!answered) {
+                answered = true;
+                timer.cancel(false);
+                result.tryFailure(new Unanswered("the stream ended before the tunnel client answered"));
+            }
+            ctx.fireChannelInactive();
+        }
+    }
+}
