@@ -328,7 +328,8 @@ class CliEndToEndIT {
         signal(pb, "HUP");
         await().atMost(Duration.ofSeconds(30)).alias("the removed client's tunnel ends")
                 .until(() -> Files.readString(dir.resolve("a.log")).contains("closed (0 replica(s) left)"));
-        assertThat(get(tunnelPort)).startsWith("HTTP/1.1 404");
+        assertThat(get(tunnelPort)).as("a configured id with no tunnel says why")
+                .startsWith("HTTP/1.1 503").endsWith("no tunnel of client id1 is connected; try again later\n");
 
         Files.writeString(a, base.formatted(freePort(), web.endpoint()));
         signal(pa, "HUP");
