@@ -2,6 +2,7 @@ package dev.titan.app;
 
 import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.config.ConfigException;
+import dev.titan.core.config.Section;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.endpoint.AddressList;
 import dev.titan.core.endpoint.AddressSource;
@@ -40,6 +41,11 @@ final class CheckCommand implements Callable<Integer> {
         }
         System.out.printf("%s: OK (%d listeners, %d clusters, %d endpoint addresses)%n", config, cfg.listeners().size(),
                 cfg.clusters().size(), addresses);
+        cfg.sections().forEach((name, value) -> {
+            if (value instanceof Section s) {
+                System.out.printf("  %s: %s%n", name, s.summary());
+            }
+        });
         return Main.EXIT_OK;
     }
 

@@ -1,7 +1,9 @@
 package dev.titan.app;
 
 import dev.titan.core.config.ConfigLoader;
-import dev.titan.tunnel.TunnelSections;
+import dev.titan.core.engine.Modules;
+import dev.titan.l4.L4Module;
+import dev.titan.tunnel.TunnelModule;
 import io.netty.util.ResourceLeakDetector;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,8 +52,13 @@ public final class Main implements Runnable {
     }
 
     /** The configuration loader with every section the app's modules own (the tunnel's). */
+    /** The modules of a Titan process: the forwarder's listeners and the reverse tunnel (fresh instances: they hold what they run). */
+    static Modules modules() {
+        return Modules.of(new L4Module(), new TunnelModule());
+    }
+
     static ConfigLoader configLoader() {
-        return new ConfigLoader(TunnelSections.readers());
+        return modules().configLoader();
     }
 
     static int execute(String... args) {

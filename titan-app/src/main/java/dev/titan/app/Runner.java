@@ -3,24 +3,16 @@ package dev.titan.app;
 import dev.titan.core.config.ConfigException;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.engine.Engine;
+import dev.titan.core.engine.Module;
+import dev.titan.core.engine.Modules;
 import dev.titan.core.net.Transport;
 import dev.titan.core.time.Clock;
-import dev.titan.l4.L4Listeners;
-import dev.titan.tunnel.TunnelClient;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelSections;
-import dev.titan.tunnel.TunnelServer;
-import dev.titan.tunnel.TunnelServerConfig;
-import io.micrometer.core.instrument.Meter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -35,8 +27,9 @@ import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 /**
- * Runs one engine for the life of the process: starts it, reloads on SIGHUP and when the
- * configuration changes on disk, and stops gracefully on SIGINT/SIGTERM.
+ * Runs one engine and the process's modules for the life of the process: starts them, reloads on
+ * SIGHUP and when the configuration changes on disk, and stops gracefully on SIGINT/SIGTERM. Every
+ * module is treated alike ({@link Module}); the engine runs the listeners they provide.
  */
 final class Runner {
     private static final Logger log = LoggerFactory.getLogger(Runner.class);
@@ -46,10 +39,7 @@ final class Runner {
     private TitanConfig config;
     private Engine engine;
     private Transport transport;
-    private TunnelServer tunnelServer;
-    private TunnelClient tunnelClient;
-    private List<Meter> clientMeters = List.of();
-    private List<Meter> serverMeters = List.of();
+    private final Modules modules = Main.modules();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "titan-config-watch");
@@ -57,6 +47,9 @@ final class Runner {
         return t;
     });
     private Map<Path, FileTime> stamps = Map.of();
+
+    /** The last start failed on the configuration (an endpoint list that cannot be read or resolved): exit 2, not 1. */
+    private boolean configProblem;
 
     Runner(Path configPath, TitanConfig config, boolean watch) {
         this.configPath = configPath;
@@ -72,25 +65,29 @@ final class Runner {
     boolean start() {
         LoggingSetup.apply(config.logging());
         transport = Transport.create(config.transport().type(), config.transport().workerThreads());
-        engine = new Engine(transport, L4Listeners.factories(), Clock.SYSTEM);
+        engine = new Engine(transport, modules.listeners(), Clock.SYSTEM);
         try {
             engine.start(config);
         } catch (ConfigException e) {
             log.error("{}", e.getMessage());
             transport.close();
+            configProblem = true;
             return false;
         } catch (RuntimeException e) {
             log.error("cannot start: {}", e.getMessage());
             transport.close();
             return false;
         }
-        try {
-            startTunnels();
-        } catch (RuntimeException e) {
-            log.error("cannot start: {}", e.getMessage());
-            engine.stop(Duration.ZERO);
-            transport.close();
-            return false;
+        for (Module m : modules.all()) {
+            try {
+                m.start(config, engine);
+            } catch (RuntimeException e) {
+                log.error("cannot start {}: {}", m.name(), e.getMessage());
+                modules.all().forEach(Module::close);
+                engine.stop(Duration.ZERO);
+                transport.close();
+                return false;
+            }
         }
         log.info("titan running with {} ({} transport); SIGHUP reloads, SIGINT/SIGTERM stops",
                 configPath == null ? "command-line settings" : configPath, transport.kind());
@@ -101,131 +98,19 @@ final class Runner {
         return true;
     }
 
-    /** The tunnel server and client of the configuration's tunnel sections, if any. */
-    private void startTunnels() {
-        TunnelServerConfig server = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
-        if (server != null) {
-            startTunnelServer(server);
-        }
-        TunnelClientConfig client = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
-        if (client != null) {
-            startTunnelClient(client);
-        }
+    /** The module of {@code type} this process runs (for tools and tests). */
+    <T extends Module> T module(Class<T> type) {
+        return modules.all().stream().filter(type::isInstance).map(type::cast).findFirst().orElseThrow();
     }
 
-    private void startTunnelServer(TunnelServerConfig server) {
-        TunnelServer s = new TunnelServer(server, transport, engine);
-        s.start(); // a port in use fails here, before anything is registered
-        tunnelServer = s;
-        serverMeters = s.bindMetrics(engine.metrics().registry());
-    }
-
-    private TunnelClient startTunnelClient(TunnelClientConfig client) {
-        TunnelClient c = new TunnelClient(client, transport);
-        clientMeters = c.bindMetrics(engine.metrics().registry());
-        c.start();
-        tunnelClient = c;
-        log.info("tunnel client {} dialling {} with {} tunnel(s)", client.id(), client.servers(), client.connections());
-        return c;
-    }
-
-    /**
-     * A changed tunnel_server applies in place (the port stays; see TunnelServer.update). A changed
-     * tunnel_client is replaced without losing a stream: the new client dials first, and once one of
-     * its tunnels is up the old client drains (GOAWAY, then closes as its streams end, at most
-     * drain_timeout). A section that appears starts; one that disappears drains the same way.
-     */
-    private void reloadTunnels(TitanConfig next, String why) {
-        TunnelServerConfig oldServer = config.section(TunnelSections.SERVER, TunnelServerConfig.class);
-        TunnelServerConfig newServer = next.section(TunnelSections.SERVER, TunnelServerConfig.class);
-        if (!String.valueOf(oldServer).equals(String.valueOf(newServer)) || secretsChanged(oldServer, newServer)) {
-            if (tunnelServer != null && newServer != null) {
-                try {
-                    tunnelServer.update(newServer);
-                    serverMeters = tunnelServer.bindMetrics(engine.metrics().registry());
-                    log.info("reload ({}): tunnel server updated", why);
-                } catch (IllegalArgumentException e) {
-                    log.warn("reload ({}): {}", why, e.getMessage());
-                }
-            } else if (newServer != null) {
-                try {
-                    startTunnelServer(newServer);
-                    log.info("reload ({}): {} added; tunnel server started", why, TunnelSections.SERVER);
-                } catch (RuntimeException e) {
-                    log.error("reload ({}): {} added but the tunnel server cannot start: {}", why, TunnelSections.SERVER, e.getMessage());
-                }
-            } else if (tunnelServer != null) {
-                TunnelServer gone = tunnelServer;
-                tunnelServer = null;
-                serverMeters.forEach(engine.metrics().registry()::remove);
-                serverMeters = List.of();
-                gone.drain(next.drainTimeout());
-                log.info("reload ({}): {} removed; the tunnel server stopped accepting and its tunnels are draining", why,
-                        TunnelSections.SERVER);
-            }
-        }
-        TunnelClientConfig oldClient = config.section(TunnelSections.CLIENT, TunnelClientConfig.class);
-        TunnelClientConfig newClient = next.section(TunnelSections.CLIENT, TunnelClientConfig.class);
-        boolean clientChanged = !String.valueOf(oldClient).equals(String.valueOf(newClient))
-                || (oldClient != null && newClient != null && !Arrays.equals(oldClient.secret(), newClient.secret()));
-        if (!clientChanged) {
-            return;
-        }
-        TunnelClient previous = tunnelClient;
-        if (previous != null) {
-            clientMeters.forEach(engine.metrics().registry()::remove);
-            clientMeters = List.of();
-            tunnelClient = null;
-        }
-        if (newClient == null) {
-            previous.drain(next.drainTimeout());
-            log.info("reload ({}): {} removed; its tunnels are draining", why, TunnelSections.CLIENT);
-            return;
-        }
-        TunnelClient fresh = startTunnelClient(newClient);
-        if (previous == null) {
-            log.info("reload ({}): {} added", why, TunnelSections.CLIENT);
-            return;
-        }
-        Duration drain = next.drainTimeout();
-        Thread.ofPlatform().daemon().name("titan-tunnel-handover").start(() -> {
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (fresh.connectedTunnels() == 0 && System.nanoTime() < end) {
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-            log.info("reload ({}): tunnel client replaced ({} new tunnel(s) up); draining the old one", why, fresh.connectedTunnels());
-            previous.drain(drain);
-        });
-    }
-
-    private static boolean secretsChanged(TunnelServerConfig a, TunnelServerConfig b) {
-        if (a == null || b == null) {
-            return false;
-        }
-        Map<String, byte[]> old = new HashMap<>();
-        a.users().forEach(u -> old.put(u.id(), u.secret()));
-        return b.users().stream().anyMatch(u -> old.containsKey(u.id()) && !Arrays.equals(old.get(u.id()), u.secret()));
-    }
-
-    /** Starts draining the tunnels (GOAWAY; each closes when its streams end, at most {@code drain}); completes when all have closed. */
-    private CompletableFuture<Void> drainTunnels(Duration drain) {
-        List<CompletableFuture<Void>> all = new ArrayList<>();
-        if (tunnelClient != null) {
-            all.add(tunnelClient.drain(drain));
-        }
-        if (tunnelServer != null) {
-            all.add(tunnelServer.drain(drain));
-        }
-        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
+    /** Starts draining every module; completes when all have drained. */
+    private CompletableFuture<Void> drainModules(Duration drain) {
+        return CompletableFuture.allOf(modules.all().stream().map(m -> m.drain(drain)).toArray(CompletableFuture[]::new));
     }
 
     int runUntilStopped() {
         if (!start()) {
-            return Main.EXIT_FAILURE;
+            return configProblem ? Main.EXIT_CONFIG : Main.EXIT_FAILURE;
         }
         Thread hook = new Thread(this::stop, "titan-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -282,7 +167,13 @@ final class Runner {
             log.error("reload ({}) failed, the running configuration stays: {}", why, e.getMessage());
             return;
         }
-        reloadTunnels(next, why);
+        for (Module m : modules.all()) {
+            try {
+                m.reload(next);
+            } catch (RuntimeException e) {
+                log.error("reload ({}): {} failed: {}", why, m.name(), e.getMessage());
+            }
+        }
         if (!next.logging().equals(config.logging())) {
             LoggingSetup.apply(next.logging());
         }
@@ -326,15 +217,16 @@ final class Runner {
         watcher.shutdownNow();
         log.info("stopping (drain up to {} s)", config.drainTimeout().toSeconds());
         try {
-            CompletableFuture<Void> tunnels = drainTunnels(config.drainTimeout());
+            CompletableFuture<Void> drained = drainModules(config.drainTimeout());
             engine.stop(config.drainTimeout()); // the listeners drain meanwhile
             try {
-                tunnels.get(config.drainTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS);
+                drained.get(config.drainTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS);
             } catch (ExecutionException | TimeoutException e) {
-                log.warn("tunnels did not close within the drain timeout: {}", e.toString());
+                log.warn("modules did not drain within the drain timeout: {}", e.toString());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            modules.all().forEach(Module::close);
         } finally {
             try {
                 transport.close();

@@ -89,4 +89,30 @@ class CheckCommandTest {
         assertThat(run("frobnicate").code()).isEqualTo(2);
         assertThat(run("--version").out()).contains("titan ");
     }
+
+    @Test
+    void aTunnelOnlyConfigReportsItsTunnelSections(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("server.yaml");
+        Files.writeString(f, """
+                tunnel_server:
+                  listen_addr: "127.0.0.1:7000"
+                  users: [ { id: alice, secret: "a-secret-of-some-length" }, { id: bob, secret: "another-secret-here" } ]
+                """);
+        Run r = run("check", "-c", f.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("tunnel_server: listening on 127.0.0.1:7000 for 2 client id(s) [alice, bob]")
+                .doesNotContain("a-secret");
+    }
+
+    @Test
+    void runExits2ForAnInvalidEndpointWithItsFullKey(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("bad.yaml");
+        Files.writeString(f, """
+                listeners: [ { listen_addr: "127.0.0.1:0", cluster: c } ]
+                clusters: { c: { endpoints: [ "127.0.0.1:9", "300.1.2.3:80" ] } }
+                """);
+        Run r = run("run", "-c", f.toString(), "--no-watch");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("clusters.c.endpoints[1]: '300.1.2.3:80'");
+    }
 }

@@ -134,6 +134,28 @@ final class Proc implements AutoCloseable {
         return total;
     }
 
+    /** Threads of these processes and their descendants now. */
+    static long threads(List<Proc> procs) {
+        return sumOverTree(procs, pid -> {
+            try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+                return tasks.count();
+            } catch (IOException | UncheckedIOException e) {
+                return 0; // gone
+            }
+        });
+    }
+
+    /** Moves this process, its descendants and all their threads to {@code cpus} (taskset -a -p). */
+    void pin(String cpus) {
+        if (cpus == null) {
+            return;
+        }
+        runQuiet(List.of("taskset", "-a", "-p", "-c", cpus, Long.toString(process.pid())));
+        for (ProcessHandle h : process.descendants().toList()) {
+            runQuiet(List.of("taskset", "-a", "-p", "-c", cpus, Long.toString(h.pid())));
+        }
+    }
+
     /** TCP segments sent so far in this network namespace (all sockets: {@code OutSegs} of {@code /proc/net/snmp}). */
     static long tcpSegmentsSent() {
         return tcpSegmentsSent(Path.of("/proc/net/snmp"));

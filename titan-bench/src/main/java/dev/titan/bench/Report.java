@@ -25,6 +25,10 @@ final class Report {
             "nginx-stream", "#2e7d32", "titan-tunnel", "#1565c0", "ssh-R", "#6a1b9a", "wrk", "#6d4c41", "titan-loadgen", "#1565c0",
             "titan-loadgen-wrk-clock", "#90caf9");
 
+    /** The ratios each table shows where both systems ran: Titan's forwarder and tunnel over their peers. */
+    private static final List<String[]> PAIRS = List.of(new String[] {"titan", "haproxy"}, new String[] {"titan", "nginx-stream"},
+            new String[] {"titan-tunnel", "direct"}, new String[] {"titan-tunnel", "ssh-R"});
+
     private Report() {
     }
 
@@ -56,14 +60,16 @@ final class Report {
             }));
             systems.sort((a, b) -> Integer.compare(ORDER.indexOf(a), ORDER.indexOf(b)));
             // Titan against its peers: the forwarder against HAProxy and nginx, the tunnel against direct and ssh -R
-            String subject = systems.contains("titan-tunnel") ? "titan-tunnel" : systems.contains("titan") ? "titan" : null;
-            List<String> peers = subject == null ? List.of()
-                    : (subject.equals("titan") ? List.of("haproxy", "nginx-stream") : List.of("direct", "ssh-R")).stream()
-                            .filter(systems::contains).toList();
+            List<String[]> pairs = new ArrayList<>();
+            for (String[] pair : PAIRS) {
+                if (systems.contains(pair[0]) && systems.contains(pair[1])) {
+                    pairs.add(pair);
+                }
+            }
             sb.append("| metric |");
             systems.forEach(sys -> sb.append(' ').append(sys).append(" |"));
-            peers.forEach(peer -> sb.append(' ').append(subject).append(" ÷ ").append(peer).append(" |"));
-            sb.append("\n|---|").append("---|".repeat(systems.size() + peers.size())).append('\n');
+            pairs.forEach(pair -> sb.append(' ').append(pair[0]).append(" ÷ ").append(pair[1]).append(" |"));
+            sb.append("\n|---|").append("---|".repeat(systems.size() + pairs.size())).append('\n');
             metrics.forEach((metric, bySystem) -> {
                 sb.append("| ").append(metric).append(Results.lowerIsBetter(metric) ? " *(lower is better)*" : "").append(" |");
                 for (String sys : systems) {
@@ -71,9 +77,9 @@ final class Report {
                     sb.append(' ').append(v == null ? "–" : Results.fmt(Results.median(v)) + " [" + Results.fmt(Results.min(v)) + "–"
                             + Results.fmt(Results.max(v)) + "]").append(" |");
                 }
-                for (String peer : peers) {
-                    List<Double> t = bySystem.get(subject);
-                    List<Double> p = bySystem.get(peer);
+                for (String[] pair : pairs) {
+                    List<Double> t = bySystem.get(pair[0]);
+                    List<Double> p = bySystem.get(pair[1]);
                     sb.append(' ').append(t == null || p == null ? "–" : Results.ratio(Results.median(t), Results.median(p))).append(" |");
                 }
                 sb.append('\n');

@@ -44,6 +44,9 @@ final class Systems implements AutoCloseable {
     final int threads;
     final String proxyCpus;
     final String loadCpus;
+    /** Every core: where nothing is pinned (the unpinned placement; children would otherwise inherit the runner's pinning). */
+    final String allCpus;
+    private Proc backend;
     final Path titanJar;
     /** The AOT cache Titan's JVMs start with (bin/titan-jar.sh records it for the jar), or null. */
     final Path titanAotCache;
@@ -62,6 +65,7 @@ final class Systems implements AutoCloseable {
         int proxyCores = Math.max(1, Math.min(threads, cores - 1));
         this.proxyCpus = cores > 1 ? (cores - proxyCores) + "-" + (cores - 1) : null;
         this.loadCpus = cores > 1 ? "0-" + (cores - proxyCores - 1) : null;
+        this.allCpus = cores > 1 ? "0-" + (cores - 1) : null;
     }
 
     Proc startBackend() throws Exception {
@@ -92,7 +96,15 @@ final class Systems implements AutoCloseable {
         Proc p = Proc.start("backend", loadCpus, dir.resolve("backend.log"), List.of("nginx", "-c", conf.toString(), "-p", dir.toString()));
         running.add(p);
         Proc.awaitPort("backend nginx", BACKEND, 10_000);
+        backend = p;
         return p;
+    }
+
+    /** Moves the backend (nginx) to {@code cpus}: every core for the unpinned placement, {@link #loadCpus} again after. */
+    void pinBackend(String cpus) {
+        if (backend != null) {
+            backend.pin(cpus);
+        }
     }
 
     Proc startIperfServer() throws Exception {
@@ -262,11 +274,14 @@ final class Systems implements AutoCloseable {
      * port, iperf3 and the backend again on mapped TCP ports; returns both processes.
      */
     List<Proc> startTitanTunnel() throws Exception {
-        return startTitanTunnel(proxyCpus);
+        return startTitanTunnel(proxyCpus, proxyCpus);
     }
 
-    /** As {@link #startTitanTunnel()}, with the tunnel client pinned to {@code clientCpus} (beside the service: loadCpus). */
-    List<Proc> startTitanTunnel(String clientCpus) throws Exception {
+    /**
+     * As {@link #startTitanTunnel()}, with the tunnel server on {@code serverCpus} and the client on
+     * {@code clientCpus} (beside the service: loadCpus; unpinned: allCpus for both).
+     */
+    List<Proc> startTitanTunnel(String serverCpus, String clientCpus) throws Exception {
         List<String> jvm = titanJvm();
         String common = """
                 logging: { level: warn }
@@ -296,7 +311,7 @@ final class Systems implements AutoCloseable {
         server.addAll(List.of("server", "--no-watch", "-c", serverYaml.toString()));
         List<String> client = new ArrayList<>(jvm);
         client.addAll(List.of("client", "--no-watch", "-c", clientYaml.toString()));
-        Proc s = Proc.start("titan-tunnel-server", proxyCpus, dir.resolve("tunnel-server.log"), server);
+        Proc s = Proc.start("titan-tunnel-server", serverCpus, dir.resolve("tunnel-server.log"), server);
         running.add(s);
         Proc.awaitPort("titan tunnel server", TITAN_TUNNEL.httpPort(), 60_000);
         Proc c = Proc.start("titan-tunnel-client", clientCpus, dir.resolve("tunnel-client.log"), client);
@@ -307,11 +322,11 @@ final class Systems implements AutoCloseable {
 
     /** A private sshd on 127.0.0.1:18422 with fresh keys, and {@code ssh -N -R} forwarding SSH_R's port to the backend. */
     List<Proc> startSshTunnel() throws Exception {
-        return startSshTunnel(proxyCpus);
+        return startSshTunnel(proxyCpus, proxyCpus);
     }
 
-    /** As {@link #startSshTunnel()}, with the {@code ssh -R} client pinned to {@code clientCpus}. */
-    List<Proc> startSshTunnel(String clientCpus) throws Exception {
+    /** As {@link #startSshTunnel()}, with sshd on {@code serverCpus} and the {@code ssh -R} client on {@code clientCpus}. */
+    List<Proc> startSshTunnel(String serverCpus, String clientCpus) throws Exception {
         Path ssh = Files.createDirectories(dir.resolve("ssh"));
         for (String key : List.of("host_key", "user_key")) {
             if (!Files.exists(ssh.resolve(key))) {
@@ -335,7 +350,7 @@ final class Systems implements AutoCloseable {
                 """.formatted(ssh));
         Files.createDirectories(Path.of("/run/sshd")); // sshd's privilege-separation directory
         Path log = dir.resolve("sshd-" + System.nanoTime() + ".log");
-        Proc d = Proc.start("sshd", proxyCpus, log, List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
+        Proc d = Proc.start("sshd", serverCpus, log, List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
         running.add(d);
         try {
             Proc.awaitPort("sshd", SSHD, 60_000);

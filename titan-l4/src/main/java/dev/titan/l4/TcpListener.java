@@ -1,6 +1,8 @@
 package dev.titan.l4;
 
-import dev.titan.core.cluster.Cluster;
+import dev.titan.core.ingress.Forwarder;
+import dev.titan.core.ingress.HttpIngress;
+import dev.titan.core.ingress.SniIngress;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.engine.ListenerHandle;
@@ -10,15 +12,14 @@ import dev.titan.core.net.RelayOptions;
 import dev.titan.core.route.DestinationRequest;
 import dev.titan.core.route.Router;
 import dev.titan.core.net.EarlyInput;
-import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.uring.IoUringChannelOption;
@@ -34,10 +35,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A TCP listener that forwards every accepted connection to an endpoint of its cluster: accept,
- * check limits, connect through the cluster (pool, balancer, retries), then relay both ways.
- * Reading from the client starts only once the upstream is connected, so early client bytes wait
- * in the kernel, not in memory (unless the client has already sent its FIN: see {@link EarlyInput}).
+ * A TCP listener that forwards every accepted connection to an endpoint of the cluster its routes
+ * choose: accept, check limits, read what the listener's ingress needs (nothing for raw TCP, the
+ * ClientHello for {@code sni}, the request head for {@code http}), route, connect through the
+ * cluster (pool, balancer, retries), then relay both ways ({@link Forwarder}). A raw TCP
+ * connection is not read before its upstream is connected, so early client bytes wait in the
+ * kernel, not in memory (unless the client has already sent its FIN: see {@link EarlyInput}).
  */
 public final class TcpListener implements ListenerHandle {
     private static final Logger log = LoggerFactory.getLogger(TcpListener.class);
@@ -49,7 +52,8 @@ public final class TcpListener implements ListenerHandle {
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final AtomicInteger active = new AtomicInteger();
     private final ConnectionLimits<InetAddress> perIp = new ConnectionLimits<>();
-    private final Forward forward = new Forward();
+    private final Accept accept = new Accept();
+    private final Forwarder forwarder;
     private Channel server;
 
     public TcpListener(ListenerConfig config, Router router, Transport transport, TitanMetrics.ListenerMeters meters) {
@@ -57,6 +61,7 @@ public final class TcpListener implements ListenerHandle {
         this.router = router;
         this.transport = transport;
         this.meters = meters;
+        this.forwarder = new Forwarder(() -> this.router, meters, () -> this.config.idleTimeout());
     }
 
     @Override
@@ -67,7 +72,7 @@ public final class TcpListener implements ListenerHandle {
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast("forward", forward).addLast(EarlyInput.NAME, new EarlyInput());
+                        ch.pipeline().addLast("accept", accept);
                     }
                 });
         // each child option is a setsockopt per accepted connection: set only what differs from the socket's default
@@ -140,9 +145,9 @@ public final class TcpListener implements ListenerHandle {
         return config;
     }
 
-    /** Admits a client (limits), connects upstream, and hands both to a {@link Relay}. One instance serves every connection. */
+    /** Admits a client (limits), routes it as its listener's ingress reads it, and forwards it. One instance serves every connection. */
     @ChannelHandler.Sharable
-    private final class Forward extends ChannelInboundHandlerAdapter {
+    private final class Accept extends ChannelInboundHandlerAdapter {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             Channel client = ctx.channel();
@@ -152,60 +157,21 @@ public final class TcpListener implements ListenerHandle {
             if (!admit(client, ip, c)) {
                 return;
             }
-            long start = System.nanoTime();
-            Router.Route route = router.route(DestinationRequest.tcp(c.name(), client));
-            if (route == null) {
-                meters.error("no_endpoint");
-                client.close();
-                return;
-            }
-            Cluster cl = route.cluster();
-            cl.connect(client.eventLoop(), route.request()).addListener(f -> {
-                if (!f.isSuccess()) {
-                    meters.error(f.cause() instanceof Cluster.NoEndpointException ? "no_endpoint" : "connect");
-                    log.debug("listener {}: no upstream for {}: {}", c.name(), client.remoteAddress(), f.cause().toString());
-                    client.close();
-                    return;
-                }
-                Cluster.Connection up = (Cluster.Connection) f.getNow();
-                if (!client.isActive()) {
-                    release(up);
-                    up.channel().close();
-                    return;
-                }
-                cl.opened(up);
-                ctx.pipeline().remove(this);
-                ByteBuf early = up.early();
-                if (early != null) {
-                    client.writeAndFlush(early);
-                }
-                Relay.start(client, up.channel(), c.idleTimeout(), new Relay.Stats() {
-                    @Override
-                    public void bytesFromA(long n) {
-                        meters.bytesUpstream.increment(n);
+            ChannelPipeline p = ctx.pipeline();
+            switch (c.ingress()) {
+                case "sni" -> p.replace(this, "ingress", new SniIngress(c.name(), forwarder, c.ingressTimeout()));
+                case "http" -> p.replace(this, "ingress", new HttpIngress(c.name(), forwarder, c.ingressTimeout(), false));
+                default -> {
+                    // raw TCP: nothing to read before routing; what the client sends meanwhile waits in the kernel
+                    p.replace(this, EarlyInput.NAME, new EarlyInput());
+                    Router.Route route = forwarder.route(DestinationRequest.tcp(c.name(), client));
+                    if (route == null) {
+                        forwarder.error("no_route");
+                        client.close();
+                        return;
                     }
-
-                    @Override
-                    public void bytesFromB(long n) {
-                        meters.bytesDownstream.increment(n);
-                    }
-
-                    @Override
-                    public void closed(Relay relay) {
-                        meters.recordDuration(System.nanoTime() - start);
-                        if (relay.bRefused()) {
-                            cl.reportFailure(up.endpoint()); // a reset before any reply to a first request is a passive failure signal
-                        } else if (relay.bAnswered()) {
-                            cl.reportSuccess(up.endpoint());
-                        }
-                    }
-                });
-            });
-        }
-
-        private void release(Cluster.Connection up) {
-            if (up.early() != null) {
-                up.early().release();
+                    forwarder.forward(client, route, (ch, cause) -> ch.close());
+                }
             }
         }
 

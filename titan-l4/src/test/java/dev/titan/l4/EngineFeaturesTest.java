@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.titan.core.cluster.Cluster;
 import dev.titan.core.cluster.Endpoint;
-import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.net.Transport;
 import dev.titan.core.testing.TestServers;
 import dev.titan.core.testing.TestServers.TcpServer;
@@ -83,7 +82,7 @@ class EngineFeaturesTest {
                 + "\nadmin: { listen_addr: \"127.0.0.1:0\" }\n";
         Path file = dir.resolve("forwarder.yaml");
         Files.writeString(file, seed);
-        h.start(new ConfigLoader().load(file));
+        h.start(Harness.loader().load(file));
         byte[] msg = "seed config".getBytes(StandardCharsets.US_ASCII);
         for (int i = 0; i < 10; i++) {
             assertThat(Harness.echo(new java.net.InetSocketAddress("127.0.0.1", port), msg)).isEqualTo(msg);

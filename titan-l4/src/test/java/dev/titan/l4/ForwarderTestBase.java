@@ -575,13 +575,13 @@ abstract class ForwarderTestBase {
             assertThat(Harness.httpGet(kept, false)).isEqualTo("a");
             String after = before.replace("cluster: ca }", "cluster: cb, max_connections: 100 }")
                     .replace("\"127.0.0.1:0\"", "\"127.0.0.1:" + fw.getPort() + "\"");
-            h.engine.reload(new dev.titan.core.config.ConfigLoader().parse("t", after));
+            h.engine.reload(Harness.loader().parse("t", after));
             assertThat(h.address("fw")).as("the socket stayed bound").isEqualTo(fw);
             assertThat(Harness.httpGet(kept, false)).as("the established connection still goes to a").isEqualTo("a");
             assertThat(Harness.httpGet(fw)).as("new connections follow the new route").isEqualTo("b");
             // a refused reload changes nothing
             String broken = after.replace(b.endpoint(), "999.1.1.1");
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> h.engine.reload(new dev.titan.core.config.ConfigLoader().parse("t", broken)))
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> h.engine.reload(Harness.loader().parse("t", broken)))
                     .isInstanceOf(dev.titan.core.config.ConfigException.class);
             assertThat(Harness.httpGet(fw)).isEqualTo("b");
             assertThat(Harness.httpGet(kept, false)).isEqualTo("a");

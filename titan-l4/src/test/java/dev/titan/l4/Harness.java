@@ -3,6 +3,7 @@ package dev.titan.l4;
 import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.engine.Engine;
+import dev.titan.core.engine.Modules;
 import dev.titan.core.net.Transport;
 import dev.titan.core.time.Clock;
 import java.io.IOException;
@@ -33,13 +34,18 @@ final class Harness implements AutoCloseable {
     }
 
     Engine start(String yaml) {
-        return start(new ConfigLoader().parse("test.yaml", yaml));
+        return start(loader().parse("test.yaml", yaml));
     }
 
     Engine start(TitanConfig config) {
-        engine = new Engine(transport, L4Listeners.factories(), Clock.SYSTEM);
+        engine = new Engine(transport, new L4Module().listeners(), Clock.SYSTEM);
         engine.start(config);
         return engine;
+    }
+
+    /** The loader of a process with the forwarder alone. */
+    static ConfigLoader loader() {
+        return Modules.of(new L4Module()).configLoader();
     }
 
     <T extends AutoCloseable> T add(T c) {

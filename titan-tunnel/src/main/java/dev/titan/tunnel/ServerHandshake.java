@@ -1,5 +1,7 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.store.Store;
+import dev.titan.core.net.TimedDecoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import java.net.InetAddress;
@@ -9,7 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Reads the magic and the Auth, answers, and on success hands the connection to HTTP/2. */
-final class ServerHandshake extends TimedHandshake {
+final class ServerHandshake extends TimedDecoder {
     private static final Logger log = LoggerFactory.getLogger(ServerHandshake.class);
 
     private enum State { MAGIC, AUTH, DONE }
@@ -95,9 +97,10 @@ final class ServerHandshake extends TimedHandshake {
             answer(ctx, "too many failed handshakes from this address; retry in " + blocked + " ms", blocked);
             return;
         }
-        TunnelServerConfig.User user = server.user(auth.id());
+        Store.User account = server.store().user(auth.id());
+        TunnelServerConfig.User user = server.client(auth.id());
         // the same answer for an unknown id and a wrong secret: the reply must not reveal which ids exist
-        if (user == null || !TunnelProtocol.proofMatches(user.secret(), nonce, auth.id(), auth.proof())) {
+        if (account == null || user == null || !TunnelProtocol.proofMatches(account.secret(), nonce, auth.id(), auth.proof())) {
             server.failed("unknown_or_bad_secret");
             log.info("tunnel handshake from {} refused: unknown id or wrong secret", ctx.channel().remoteAddress());
             refuse(ctx, "unknown id or wrong secret");

@@ -1,8 +1,7 @@
 package dev.titan.tunnel;
 
-import dev.titan.core.config.HostPort;
+import dev.titan.core.net.TimedDecoder;
 import dev.titan.core.net.TcpConnector;
-import dev.titan.core.net.Relay;
 import dev.titan.core.net.Transport;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -16,20 +15,14 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
-import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -74,6 +67,7 @@ public final class TunnelClient implements AutoCloseable {
     private final AtomicInteger connected = new AtomicInteger();
     private final AtomicInteger pendingOpens = new AtomicInteger();
     private final ClientMeters meters = new ClientMeters();
+    private final LocalOpen.Shared localOpens;
     private volatile long rttNanos = -1;
     private volatile boolean closed;
 
@@ -85,6 +79,8 @@ public final class TunnelClient implements AutoCloseable {
                 .collect(Collectors.toUnmodifiableMap(TunnelClientConfig.LocalService::name, Function.identity()));
         this.servers = servers(config.servers());
         this.tls = config.tls() != null || config.servers().stream().noneMatch(TunnelEndpoint::secure) ? config.tls() : defaultTls();
+        this.localOpens = new LocalOpen.Shared(services, connector, pendingOpens, config.settings().maxPendingOpens(), config.dialTimeout(),
+                config.idleTimeout(), meters);
         this.slots = new Slot[config.connections()];
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new Slot(i);
@@ -359,7 +355,7 @@ public final class TunnelClient implements AutoCloseable {
     }
 
     /** Answers the challenge and, once accepted, turns the connection into the HTTP/2 server side. */
-    private final class ClientHandshake extends TimedHandshake {
+    private final class ClientHandshake extends TimedDecoder {
         private final Slot slot;
         private final TunnelEndpoint endpoint;
         private boolean sentAuth;
@@ -422,128 +418,11 @@ public final class TunnelClient implements AutoCloseable {
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
-                ch.pipeline().addLast("stream", new StreamAdapter()).addLast("open", new LocalOpen());
+                ch.pipeline().addLast("stream", new StreamAdapter()).addLast("open", new LocalOpen(localOpens));
             }
         }));
         p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> rttNanos = rtt, () -> { }));
         p.addLast("errors", new TunnelServer.TunnelErrors());
         p.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
-    }
-
-    /**
-     * Handles a stream the server opened: reads its CONNECT, connects to the named local service,
-     * answers 200 (or 404 / 502) and relays. Bytes that arrive before the local connection is up
-     * are held (at most what flow control let through) and written first.
-     */
-    private final class LocalOpen extends ChannelInboundHandlerAdapter {
-        private final ArrayDeque<ByteBuf> early = new ArrayDeque<>();
-        private boolean opening;
-        private boolean inputEnded;
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof ByteBuf buf) {
-                if (!opening) {
-                    buf.release(); // bytes before the CONNECT: not the protocol
-                    ctx.close();
-                    return;
-                }
-                early.add(buf);
-                return;
-            }
-            if (msg instanceof Http2HeadersFrame h && !opening) {
-                opening = true;
-                open(ctx, h);
-                return;
-            }
-            ReferenceCountUtil.release(msg);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt == ChannelInputShutdownEvent.INSTANCE) {
-                inputEnded = true;
-                return;
-            }
-            ctx.fireUserEventTriggered(evt);
-        }
-
-        private void open(ChannelHandlerContext ctx, Http2HeadersFrame h) {
-            Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
-            CharSequence name = h.headers().authority();
-            TunnelClientConfig.LocalService svc = name == null ? null : services.get(name.toString());
-            if (svc == null) {
-                log.debug("stream for unknown service {}", name);
-                refuse(stream, "404");
-                return;
-            }
-            if (pendingOpens.incrementAndGet() > config.settings().maxPendingOpens()) {
-                pendingOpens.decrementAndGet();
-                log.debug("service {}: {} local connections already being made; stream refused", svc.name(),
-                        config.settings().maxPendingOpens());
-                refuse(stream, "503");
-                return;
-            }
-            stream.config().setAutoRead(false);
-            ChannelFuture connecting = connector.connect(svc.local(), stream.eventLoop(), config.dialTimeout());
-            stream.closeFuture().addListener(c -> {
-                if (!connecting.isDone()) {
-                    connecting.channel().close(); // the user went away: stop connecting for them
-                }
-            });
-            connecting.addListener((ChannelFuture f) -> {
-                pendingOpens.decrementAndGet();
-                if (!f.isSuccess()) {
-                    log.debug("service {}: cannot connect to {}: {}", svc.name(), HostPort.format(svc.local()), f.cause().toString());
-                    releaseEarly();
-                    refuse(stream, "502");
-                    return;
-                }
-                Channel local = f.channel();
-                if (!stream.isActive()) {
-                    releaseEarly();
-                    local.close();
-                    return;
-                }
-                stream.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
-                if (svc.proxyProtocol() != null) {
-                    local.write(ProxyProtocol.header(local.alloc(), svc.proxyProtocol(), h.headers().get(TunnelProtocol.CLIENT_ADDRESS_HEADER),
-                            h.headers().get(TunnelProtocol.SERVER_ADDRESS_HEADER)), local.voidPromise());
-                }
-                for (ByteBuf b; (b = early.poll()) != null; ) {
-                    local.write(b, local.voidPromise());
-                }
-                local.flush();
-                ctx.pipeline().remove(this);
-                meters.streams.increment();
-                Relay.start(stream, local, config.idleTimeout(), meters);
-                if (inputEnded) {
-                    stream.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
-                }
-                stream.flush();
-            });
-        }
-
-        /**
-         * Answers {@code status} and closes the stream. Closing matters: DATA that arrived while
-         * reading was paused for the connect waits in the stream channel, and a stream channel
-         * that nobody reads is never closed by Netty, so those frames would leak.
-         */
-        private void refuse(Http2StreamChannel stream, String status) {
-            stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(status), true))
-                    .addListener(f -> stream.close());
-        }
-
-        private void releaseEarly() {
-            for (ByteBuf b; (b = early.poll()) != null; ) {
-                b.release();
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            releaseEarly();
-            ctx.fireChannelInactive();
-        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.config.Section;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
@@ -25,7 +26,8 @@ import javax.net.ssl.SSLException;
  * @param labels       metadata sent with the handshake (region, ISP, ...)
  */
 public record TunnelClientConfig(List<TunnelEndpoint> servers, String id, byte[] secret, int connections, List<LocalService> services,
-                                 Map<String, String> labels, TunnelSettings settings, Duration dialTimeout, Duration idleTimeout, Tls tls) {
+                                 Map<String, String> labels, TunnelSettings settings, Duration dialTimeout, Duration idleTimeout, Tls tls)
+        implements Section {
     public TunnelClientConfig {
         if (servers.isEmpty()) {
             throw new IllegalArgumentException("a tunnel client needs at least one server");
@@ -112,6 +114,12 @@ public record TunnelClientConfig(List<TunnelEndpoint> servers, String id, byte[]
         TunnelProtocol.Service published() {
             return new TunnelProtocol.Service(name, type, remotePort, hosts.isEmpty() ? null : hosts);
         }
+    }
+
+    @Override
+    public String summary() {
+        return "client " + id + ", " + connections + " tunnel(s) to " + servers + ", services "
+                + services.stream().map(LocalService::name).toList();
     }
 
     @Override

@@ -28,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  * sent nothing yet. A client that does not publish the service (404) is no fault of its tunnel's.
  *
  * <p>Bytes and the end of input that follow the 200 in the same read are held by an
- * {@link EarlyInput} for the relay the caller starts.
+ * {@link EarlyInput} for the relay the caller starts. Each stream counts against its user's
+ * {@code max_connections} while it is open (a user at the limit is {@link Declined}: no replica
+ * could take it) and carries its user's account ({@link TunnelAccounts}) to the relay.
  */
 final class TunnelConnector implements Connector {
     /** A client refused the stream with {@code status} (502: it cannot reach the service; 503: too busy). */
@@ -55,6 +57,12 @@ final class TunnelConnector implements Connector {
         }
     }
 
+    private final TunnelAccounts accounts;
+
+    TunnelConnector(TunnelAccounts accounts) {
+        this.accounts = accounts;
+    }
+
     @Override
     public Future<Channel> connect(Endpoint endpoint, DestinationRequest request, EventLoop loop, Duration timeout) {
         Promise<Channel> result = loop.newPromise();
@@ -62,9 +70,16 @@ final class TunnelConnector implements Connector {
         if (session == null) {
             return result.setFailure(new IllegalArgumentException(endpoint + " is not a tunnel"));
         }
+        String id = session.clientId();
+        if (!accounts.admit(id)) {
+            return result.setFailure(new Declined("client " + id + " has its max_connections (" + accounts.maxConnections(id) + ") open"));
+        }
         String target = request.targetPort() > 0 ? request.targetHost() + ":" + request.targetPort() : request.targetHost();
-        session.open(target, request, new Answer(target, result, timeout)).addListener((Future<Http2StreamChannel> f) -> {
-            if (!f.isSuccess()) {
+        session.open(target, request, new Answer(id, target, result, timeout)).addListener((Future<Http2StreamChannel> f) -> {
+            if (f.isSuccess()) {
+                f.getNow().closeFuture().addListener(c -> accounts.release(id)); // the place is the stream's while it is open
+            } else {
+                accounts.release(id);
                 result.tryFailure(f.cause()); // no stream: nothing will answer
             }
         });
@@ -72,14 +87,16 @@ final class TunnelConnector implements Connector {
     }
 
     /** Waits on a new stream, from its creation, for the client's answer: the first HEADERS. */
-    private static final class Answer extends ChannelInboundHandlerAdapter {
+    private final class Answer extends ChannelInboundHandlerAdapter {
+        private final String clientId;
         private final String target;
         private final Promise<Channel> result;
         private final Duration timeout;
         private boolean answered;
         private ScheduledFuture<?> timer;
 
-        Answer(String target, Promise<Channel> result, Duration timeout) {
+        Answer(String clientId, String target, Promise<Channel> result, Duration timeout) {
+            this.clientId = clientId;
             this.target = target;
             this.result = result;
             this.timeout = timeout;
@@ -109,6 +126,7 @@ final class TunnelConnector implements Connector {
             String code = status == null ? "no status" : status.toString();
             if (code.equals("200")) {
                 ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput());
+                accounts.opened(clientId, stream);
                 // in a task of its own: the caller starts its relay on this stream, which must not
                 // happen inside the stream's read (it would not read again)
                 ctx.executor().execute(() -> {

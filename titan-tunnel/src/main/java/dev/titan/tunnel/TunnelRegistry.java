@@ -38,7 +38,7 @@ final class TunnelRegistry implements Router {
 
     private final Transport transport;
     private final ClusterRegistry clusterRegistry;
-    private final TunnelConnector connector = new TunnelConnector();
+    private final TunnelConnector connector;
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
     private volatile TunnelServerConfig config;
     /** Hosts that tunnels published for their http and tls services: name -> (client id, service). */
@@ -48,8 +48,9 @@ final class TunnelRegistry implements Router {
     private record Published(String clientId, String service) {
     }
 
-    TunnelRegistry(TunnelServerConfig config, Transport transport, ClusterRegistry clusterRegistry) {
+    TunnelRegistry(TunnelServerConfig config, Transport transport, ClusterRegistry clusterRegistry, TunnelConnector connector) {
         this.config = config;
+        this.connector = connector;
         this.transport = transport;
         this.clusterRegistry = clusterRegistry;
         config.users().forEach(u -> client(u.id(), u.maxTunnels()));

@@ -1,5 +1,8 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.config.HostPort;
+import dev.titan.core.config.Section;
+import dev.titan.core.store.Store;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
@@ -26,7 +29,13 @@ import javax.net.ssl.SSLException;
  * @param wsPath       the path where a WebSocket upgrade becomes a tunnel (ws:// and wss://)
  */
 public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, List<User> users, TunnelSettings settings,
-                                 Duration idleTimeout, String domain, Tls tls, String wsPath) {
+                                 Duration idleTimeout, String domain, Tls tls, String wsPath) implements Section {
+    @Override
+    public String summary() {
+        return "listening on " + HostPort.format(listen) + " for " + users.size() + " client id(s) " + users.stream().map(User::id).toList()
+                + (tls == null ? "" : ", with TLS") + (domain == null ? "" : ", domain " + domain);
+    }
+
     public TunnelServerConfig {
         Objects.requireNonNull(listen, "listen");
         users = List.copyOf(users);
@@ -63,6 +72,11 @@ public record TunnelServerConfig(InetSocketAddress listen, String exposeHost, Li
             Objects.requireNonNull(secret, "secret");
             ports = List.copyOf(ports);
             hosts = List.copyOf(hosts);
+        }
+
+        /** This client id as a user of the store: its secret and limits (bytes in: toward its services). */
+        public Store.User account() {
+            return new Store.User(id, secret, new Store.Limits(maxConnections, bytesToClient, bytesFromClient), null);
         }
 
         public User(String id, byte[] secret, List<PortRange> ports, List<String> hosts, int maxTunnels) {

@@ -1,5 +1,8 @@
 package dev.titan.tunnel;
 
+import dev.titan.core.ingress.HttpHead;
+import dev.titan.core.ingress.Ingress;
+import dev.titan.core.net.TimedDecoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
@@ -23,7 +26,6 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The {@code ws} and {@code wss} tunnel transports: an HTTP/1.1 upgrade to WebSocket (RFC 6455) on
@@ -73,19 +75,6 @@ final class WebSockets {
         return Math.max(1 << 20, s.maxFrameSize() + (64 << 10));
     }
 
-    /** Whether a comma-separated header value contains {@code token} (case-insensitive). */
-    static boolean hasToken(String value, String token) {
-        if (value == null) {
-            return false;
-        }
-        for (String t : value.split(",")) {
-            if (t.trim().toLowerCase(Locale.ROOT).equals(token)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     private static final ChannelHandler FRAMES_TO_BYTES = new FramesToBytes();
 
     /** Binary (and continuation) frames in become bytes; bytes out become binary frames; control frames are answered. */
@@ -119,7 +108,7 @@ final class WebSockets {
      * accept key, installs the frame codec, then runs {@code upgraded} (which starts the tunnel
      * handshake). Anything else closes the connection, and the client tries its next transport.
      */
-    static final class ClientUpgrade extends TimedHandshake {
+    static final class ClientUpgrade extends TimedDecoder {
         private final String hostHeader;
         private final String path;
         private final int maxFrame;
@@ -152,20 +141,20 @@ final class WebSockets {
 
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-            int end = HttpIngress.endOfHead(in);
-            if (end < 0) {
-                if (in.readableBytes() > HttpIngress.MAX_HEAD) {
-                    throw new TunnelProtocol.HandshakeException("WebSocket upgrade: response head too large");
-                }
+            HttpHead head;
+            try {
+                head = HttpHead.readResponse(in);
+            } catch (Ingress.Malformed e) {
+                throw new TunnelProtocol.HandshakeException("WebSocket upgrade: " + e.getMessage());
+            }
+            if (head == null) {
                 return;
             }
-            String head = in.toString(in.readerIndex(), end - in.readerIndex(), StandardCharsets.ISO_8859_1);
-            in.skipBytes(end - in.readerIndex() + 4);
-            String status = head.lines().findFirst().orElse("");
-            if (!status.startsWith("HTTP/1.1 101")) {
-                throw new TunnelProtocol.HandshakeException("WebSocket upgrade refused: " + status);
+            in.skipBytes(head.length());
+            if (head.status() != 101) {
+                throw new TunnelProtocol.HandshakeException("WebSocket upgrade refused: " + head.startLine());
             }
-            if (!accept(key).equals(HttpIngress.header(head, "sec-websocket-accept"))) {
+            if (!accept(key).equals(head.header("sec-websocket-accept"))) {
                 throw new TunnelProtocol.HandshakeException("WebSocket upgrade: wrong Sec-WebSocket-Accept");
             }
             stopClock();

@@ -163,7 +163,7 @@ class HttpExposureTest {
      */
     @Test
     void aReplicaThatCannotReachItsServicePassesTheRequestToAnother() throws Exception {
-        InetSocketAddress nothingThere = new InetSocketAddress("127.0.0.1", TunnelTest.freePort());
+        InetSocketAddress nothingThere = new InetSocketAddress("127.0.0.1", TunnelFixture.freePort());
         connect(TunnelClientConfig.LocalService.http("web", nothingThere, List.of()));
         ServerSession broken = server.sessions("id1").getFirst();
         assertThat(request("id1.tunnel.test", "")).as("the only replica cannot serve").startsWith("HTTP/1.1 502");

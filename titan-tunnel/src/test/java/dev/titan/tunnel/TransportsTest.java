@@ -43,7 +43,7 @@ class TransportsTest {
     void setUp() throws Exception {
         certs = TestCerts.make(dir, "tunnel.test", "dns:tunnel.test,dns:id1.tunnel.test,ip:127.0.0.1");
         transport = Transport.create(Transport.Kind.NIO, 2);
-        exposed = TunnelTest.freePort();
+        exposed = TunnelFixture.freePort();
         TestServers.TcpServer echo = TestServers.echo("echo");
         closing.add(echo);
         TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
@@ -92,12 +92,12 @@ class TransportsTest {
             s.setSoTimeout(20_000);
             CompletableFuture<Long> sent = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return TunnelTest.writeRandom(s.getOutputStream(), size, 7);
+                    return TunnelFixture.writeRandom(s.getOutputStream(), size, 7);
                 } catch (IOException e) {
                     throw new IllegalStateException(e);
                 }
             });
-            long[] got = TunnelTest.readAll(s.getInputStream(), size);
+            long[] got = TunnelFixture.readAll(s.getInputStream(), size);
             assertThat(got[0]).isEqualTo(size);
             assertThat(got[1]).as("checksum over %s", t).isEqualTo(sent.get(20, TimeUnit.SECONDS));
         }

@@ -16,7 +16,7 @@ class TunnelSectionsTest {
     Path dir;
 
     private static TitanConfig parse(String yaml) {
-        return new ConfigLoader(TunnelSections.readers()).parse("test.yaml", yaml);
+        return new ConfigLoader(TunnelSections.readers(), java.util.List.of("tcp")).parse("test.yaml", yaml);
     }
 
     @Test

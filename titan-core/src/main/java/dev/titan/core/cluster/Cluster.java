@@ -1,7 +1,6 @@
 package dev.titan.core.cluster;
 
 import dev.titan.core.balance.Balancer;
-import dev.titan.core.balance.Hashing;
 import dev.titan.core.balance.PickContext;
 import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.endpoint.AddressList;
@@ -16,10 +15,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,6 +57,8 @@ public final class Cluster implements AutoCloseable {
     final Map<Object, Endpoint> tracked = new LinkedHashMap<>();
     volatile boolean closed;
     private final ClusterStats stats = new ClusterStats();
+    private final Outliers outliers;
+    private final ConnectAttempts attempts;
 
     /** A cluster whose endpoints come from its configuration's address list. */
     public Cluster(ClusterConfig config, TcpConnector connector, EventLoop control, Clock clock) {
@@ -83,6 +82,11 @@ public final class Cluster implements AutoCloseable {
         this.selector = new ActiveSetSelector(config.selector(), clock);
         this.balancer = Balancer.create(config.balancer());
         this.routing = new Routing(this);
+        this.attempts = new ConnectAttempts(this, connector, pools, stats, control, clock);
+        this.outliers = new Outliers(name, () -> this.config.outlier(), clock, stats, () -> {
+            routing.refresh();
+            evaluate();
+        });
     }
 
     public String name() {
@@ -318,61 +322,11 @@ public final class Cluster implements AutoCloseable {
 
     /**
      * Connects {@code request} to an endpoint chosen by the balancer, on {@code loop}, through the
-     * cluster's connector (which sends the request's first bytes). A connect that fails before the
-     * endpoint took anything is retried on another endpoint up to {@code connect_attempts} times,
-     * with the same first bytes.
+     * cluster's connector (which sends the request's first bytes), retrying a failed connect on
+     * another endpoint with the same first bytes ({@link ConnectAttempts}).
      */
     public Future<Connection> connect(EventLoop loop, DestinationRequest request) {
-        Promise<Connection> promise = loop.newPromise();
-        long hash = request.client() == null ? 0 : Hashing.hash(request.client().getAddress());
-        attempt(loop, request, hash, new HashSet<>(2), config.connectAttempts(), promise, null);
-        return promise;
-    }
-
-    private void attempt(EventLoop loop, DestinationRequest request, long hashKey, Set<Endpoint> tried, int left,
-                         Promise<Connection> promise, Throwable last) {
-        if (closed) {
-            promise.tryFailure(new IllegalStateException("cluster " + name + " is closed"));
-            return;
-        }
-        Endpoint e = pick(hashKey, tried);
-        if (e == null) {
-            stats.noEndpoint();
-            promise.tryFailure(last != null ? last : new NoEndpointException(name));
-            return;
-        }
-        Endpoint chosen = e;
-        EndpointPool.Lease lease = pools.acquire(chosen, loop);
-        if (lease != null) {
-            if (request.writeFirstBytes(lease.channel())) {
-                lease.channel().flush();
-            }
-            promise.trySuccess(new Connection(lease.channel(), chosen, lease.early()));
-            return;
-        }
-        long start = clock.nanos();
-        connector.connect(chosen, request, loop, config.pools().dialTimeout()).addListener((Future<Channel> f) -> {
-            long elapsed = clock.nanos() - start;
-            if (f.isSuccess()) {
-                chosen.recordLatencySample(elapsed, clock.nanos());
-                control.execute(() -> passive(chosen, true, elapsed));
-                if (!promise.trySuccess(new Connection(f.getNow(), chosen, null))) {
-                    f.getNow().close(); // the client went away meanwhile
-                }
-                return;
-            }
-            if (!(f.cause() instanceof Connector.NotServed)) {
-                control.execute(() -> passive(chosen, false, 0));
-            }
-            tried.add(chosen);
-            if (left > 1 && !promise.isDone()) {
-                log.debug("cluster {}: connect to {} failed ({}), retrying on another endpoint", name, chosen, f.cause().toString());
-                stats.retried();
-                attempt(loop, request, hashKey, tried, left - 1, promise, f.cause());
-            } else {
-                promise.tryFailure(f.cause());
-            }
-        });
+        return attempts.connect(loop, request);
     }
 
     /** Reports that a real connection to {@code e} failed after connecting (e.g. reset before any reply). */
@@ -382,42 +336,16 @@ public final class Cluster implements AutoCloseable {
 
     /** Reports that a real connection to {@code e} ended well after the endpoint answered: ends a failure streak. */
     public void reportSuccess(Endpoint e) {
-        if (e.passiveFailures() != 0 || e.ejections() != 0) { // the common case has nothing to end: no task for the control loop
-            control.execute(() -> {
-                e.passiveFailures(0);
-                if (!e.isEjected(clock.nanos())) {
-                    e.clearEjection(); // the next ejection starts from base_ejection_time again
-                }
-            });
+        if (Outliers.streakToEnd(e)) { // the common case has nothing to end: no task for the control loop
+            control.execute(() -> outliers.answered(e));
         }
     }
 
     /** A result of a real connection: feeds the same score as probes, and ejects repeat offenders. */
-    private void passive(Endpoint e, boolean success, long latencyNanos) {
-        if (closed) {
-            return;
+    void passive(Endpoint e, boolean success, long latencyNanos) {
+        if (!closed) {
+            outliers.result(e, success, latencyNanos);
         }
-        if (success) {
-            // a connect that succeeds does not end a failure streak by itself: the connection may
-            // still be reset before it answers (see reportSuccess)
-            e.scoreState().recordSuccess(latencyNanos);
-        } else {
-            e.scoreState().recordFailure();
-            e.passiveFailures(e.passiveFailures() + 1);
-            ClusterConfig.Outlier o = config.outlier();
-            long now = clock.nanos();
-            if (e.passiveFailures() >= o.consecutiveFailures() && !e.isEjected(now)) {
-                long base = o.baseEjectionTime().toNanos();
-                long time = Math.min(o.maxEjectionTime().toNanos(), base << Math.min(20, e.ejections()));
-                e.eject(now + time);
-                e.passiveFailures(0);
-                stats.ejected();
-                log.warn("cluster {}: {} ejected for {} ms after failed connections", name, e, time / 1_000_000);
-                routing.refresh();
-                evaluate();
-            }
-        }
-        e.refreshScore();
     }
 
     /** Marks a connection as carrying traffic (active counts, pool sizing, drain tracking). */
@@ -455,22 +383,7 @@ public final class Cluster implements AutoCloseable {
     }
 
     private List<EndpointStatus> statusNow() {
-        long now = clock.nanos();
-        Set<Endpoint> active = Set.copyOf(selector.active());
-        List<EndpointStatus> out = new ArrayList<>();
-        List<Endpoint> sorted = tracked.values().stream()
-                .sorted(Comparator.comparing((Endpoint e) -> !active.contains(e)).thenComparing(Comparator.comparingDouble(Endpoint::score).reversed()))
-                .toList();
-        for (Endpoint e : sorted) {
-            String state = e.isEjected(now) ? "ejected"
-                    : active.contains(e) ? "active"
-                    : !e.scoreState().hasSamples() ? "unknown"
-                    : e.score() < config.selector().minScoreThreshold() ? "down" : "standby";
-            EndpointPool p = pools.of(e);
-            out.add(new EndpointStatus(e.id(), state, e.scoreState().breakdown(), e.activeConnections(), e.totalConnections(),
-                    p == null ? 0 : p.idleCount(), e.weight(), e.labels()));
-        }
-        return out;
+        return EndpointStatus.of(tracked.values(), Set.copyOf(selector.active()), clock.nanos(), config.selector().minScoreThreshold(), pools::of);
     }
 
     /** How many endpoints the source offers: the address list's size, or the peers connected. */

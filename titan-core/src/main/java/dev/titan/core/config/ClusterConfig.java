@@ -1,5 +1,6 @@
 package dev.titan.core.config;
 
+import dev.titan.core.endpoint.AddressListParser;
 import dev.titan.core.config.ConfigNode.Range;
 import java.time.Duration;
 import java.util.List;
@@ -83,7 +84,7 @@ public record ClusterConfig(
      */
     static ClusterConfig read(String name, ConfigNode n, ConfigNode seedPools) {
         int port = n.integer("default_remote_port", 80, 1, 65535);
-        Provider provider = readProvider(n);
+        Provider provider = readProvider(n, port);
         Probing probing = readProbing(n.child("probing"));
         ScoringConfig scoring = ScoringConfig.read(n.child("scoring"));
         Selector selector = readSelector(n.child("selector"));
@@ -111,7 +112,7 @@ public record ClusterConfig(
         return new ClusterConfig(name, port, provider, probing, scoring, selector, balancer, pools, outlier, attempts);
     }
 
-    private static Provider readProvider(ConfigNode n) {
+    private static Provider readProvider(ConfigNode n, int defaultPort) {
         List<String> inline = n.strings("endpoints");
         boolean hasInline = n.has("endpoints");
         ConfigNode p = n.child("provider");
@@ -136,6 +137,14 @@ public record ClusterConfig(
             }
         } else if (endpoints.isEmpty()) {
             n.problem("endpoints", "at least one endpoint is required (or set provider.type: file)");
+        } else {
+            // the syntax is checked here, so a bad entry is a configuration error with its key (names resolve at start)
+            String key = hasInline ? "endpoints" : "provider.static.endpoints";
+            for (int i = 0; i < endpoints.size(); i++) {
+                for (String problem : AddressListParser.parse(List.of(endpoints.get(i)), defaultPort, "").problems()) {
+                    n.problem(key + "[" + i + "]", problem.substring(problem.indexOf(": ") + 2));
+                }
+            }
         }
         return new Provider(type, List.copyOf(endpoints), path, watch, dns, maxTracked);
     }

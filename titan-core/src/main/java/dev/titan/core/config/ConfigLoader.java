@@ -38,23 +38,22 @@ public final class ConfigLoader {
 
     private final Function<String, String> env;
     private final Map<String, SectionReader> sections;
+    private final List<String> protocols;
 
-    public ConfigLoader() {
-        this(System::getenv);
-    }
-
-    public ConfigLoader(Function<String, String> env) {
-        this(env, Map.of());
-    }
-
-    /** {@code sections}: top-level sections owned by other modules, by name, and how to read each. */
-    public ConfigLoader(Function<String, String> env, Map<String, SectionReader> sections) {
+    /**
+     * A loader for the sections and listener protocols that modules registered: {@code sections}
+     * are the top-level sections they own, by name, and how to read each; {@code protocols} the
+     * listener protocols they provide (a listener's {@code protocol} must be one of them).
+     * {@code env} answers {@code ${NAME}} substitutions.
+     */
+    public ConfigLoader(Function<String, String> env, Map<String, SectionReader> sections, List<String> protocols) {
         this.env = env;
         this.sections = Map.copyOf(sections);
+        this.protocols = List.copyOf(protocols);
     }
 
-    public ConfigLoader(Map<String, SectionReader> sections) {
-        this(System::getenv, sections);
+    public ConfigLoader(Map<String, SectionReader> sections, List<String> protocols) {
+        this(System::getenv, sections, protocols);
     }
 
     public TitanConfig load(Path path) {
@@ -88,6 +87,8 @@ public final class ConfigLoader {
     private static String read(Path p) {
         try {
             return Files.readString(p);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new ConfigException(p + ": is not UTF-8 text (a configuration is YAML text; is this the right file?)");
         } catch (IOException e) {
             throw new ConfigException(p + ": cannot read: " + e.getMessage());
         }
@@ -123,9 +124,9 @@ public final class ConfigLoader {
                 String stem = Path.of(e.getKey()).getFileName().toString().replaceFirst("\\.ya?ml$", "");
                 doc = fromSeedLayout(doc, many ? stem : DEFAULT_NAME, problems);
             }
-            merge(merged, doc, e.getKey(), problems);
+            merge(merged, doc, many ? e.getKey() : null, problems);
         }
-        TitanConfig config = read(merged, problems, sections);
+        TitanConfig config = read(merged, problems, sections, protocols);
         problems.throwIfAny();
         return config;
     }
@@ -175,6 +176,7 @@ public final class ConfigLoader {
     private static final String SEED_POOLS = "<seed pools>";
     private static final String SEED_MARK = "<seed server>";
 
+    /** Merges one file's document into {@code into}; {@code origin} (null for a lone file) is named in the problems of what it set. */
     private static void merge(ObjectNode into, ObjectNode doc, String origin, Problems problems) {
         doc.fields().forEachRemaining(f -> {
             String key = f.getKey();
@@ -182,7 +184,22 @@ public final class ConfigLoader {
             JsonNode existing = into.get(key);
             if (existing == null) {
                 into.set(key, value.deepCopy());
+                if (origin == null) {
+                    return;
+                }
+                if (key.equals("listeners") && value.isArray()) {
+                    for (int i = 0; i < value.size(); i++) {
+                        problems.origin("listeners[" + i + "]", origin);
+                    }
+                } else if (key.equals("clusters") && value.isObject()) {
+                    value.fieldNames().forEachRemaining(c -> problems.origin("clusters." + c, origin));
+                } else {
+                    problems.origin(key, origin);
+                }
             } else if (key.equals("listeners") && existing.isArray() && value.isArray()) {
+                for (int i = 0; i < value.size(); i++) {
+                    problems.origin("listeners[" + (existing.size() + i) + "]", origin);
+                }
                 ((ArrayNode) existing).addAll((ArrayNode) value);
             } else if (key.equals("clusters") && existing.isObject() && value.isObject()) {
                 value.fields().forEachRemaining(c -> {
@@ -190,6 +207,7 @@ public final class ConfigLoader {
                         problems.add("clusters." + c.getKey(), "defined again in " + origin);
                     } else {
                         ((ObjectNode) existing).set(c.getKey(), c.getValue());
+                        problems.origin("clusters." + c.getKey(), origin);
                     }
                 });
             } else {
@@ -248,7 +266,7 @@ public final class ConfigLoader {
         return TextNode.valueOf(sb.toString());
     }
 
-    private static TitanConfig read(ObjectNode tree, Problems problems, Map<String, SectionReader> readers) {
+    private static TitanConfig read(ObjectNode tree, Problems problems, Map<String, SectionReader> readers, List<String> protocols) {
         ConfigNode root = ConfigNode.root(tree, problems);
         ConfigNode lg = root.child("logging");
         TitanConfig.Logging logging = new TitanConfig.Logging(
@@ -312,7 +330,7 @@ public final class ConfigLoader {
                 ln = ln.relabel("server");
                 ln.markRead(SEED_MARK);
             }
-            ListenerConfig l = ListenerConfig.read(ln, "listener-" + i);
+            ListenerConfig l = ListenerConfig.read(ln, "listener-" + i, protocols);
             String defined = clusters.isEmpty() ? "none" : String.join(", ", clusters.keySet());
             if (l.cluster() != null && !clusters.containsKey(l.cluster())) {
                 ln.problem("cluster", "no cluster named '" + l.cluster() + "' (defined: " + defined + ")");

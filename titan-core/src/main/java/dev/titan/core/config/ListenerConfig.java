@@ -16,6 +16,8 @@ public record ListenerConfig(
         InetSocketAddress listenAddr,
         String cluster,
         List<RouteRule> routes,
+        String ingress,
+        Duration ingressTimeout,
         int maxConnections,
         int maxConnectionsPerIp,
         int backlog,
@@ -26,7 +28,22 @@ public record ListenerConfig(
         Duration udpSessionIdleTimeout,
         int udpMaxSessions) {
 
-    public static final List<String> PROTOCOLS = List.of("tcp", "udp");
+    /**
+     * How a TCP listener reads a connection before routing it: {@code tcp} reads nothing (the
+     * routes can match on the listener and the client only); {@code sni} reads the TLS
+     * ClientHello's server name and passes TLS through; {@code http} reads the first request's head
+     * and routes on its Host.
+     */
+    public static final List<String> INGRESSES = List.of("tcp", "sni", "http");
+
+    /**
+     * A raw TCP listener a module opens itself (a tunnel client's exposed port), with the defaults
+     * a configured one gets; {@code cluster} names where its router sends connections, for logs.
+     */
+    public static ListenerConfig tcp(String name, String cluster, InetSocketAddress at, Duration idleTimeout) {
+        return new ListenerConfig(name, "tcp", at, cluster, List.of(), "tcp", Duration.ofSeconds(10), 0, 0, 4096, false, true, true,
+                idleTimeout, Duration.ofSeconds(60), 65_536);
+    }
 
     /** The rules in order, with {@code cluster} (if set) as the last one. */
     public List<RouteRule> rules() {
@@ -52,9 +69,10 @@ public record ListenerConfig(
         return protocol.equals("udp");
     }
 
-    static ListenerConfig read(ConfigNode n, String defaultName) {
+    /** Reads one listener; its {@code protocol} must be one of {@code protocols} (those the modules provide). */
+    static ListenerConfig read(ConfigNode n, String defaultName, List<String> protocols) {
         String name = n.string("name", defaultName);
-        String protocol = n.choice("protocol", "tcp", PROTOCOLS);
+        String protocol = n.choice("protocol", "tcp", protocols);
         InetSocketAddress addr = n.parsed("listen_addr", null, HostPort::parseBindAddress);
         if (addr == null && !n.has("listen_addr")) {
             n.problem("listen_addr", "is required");
@@ -69,6 +87,11 @@ public record ListenerConfig(
             routes.add(rule);
         }
         String cluster = routes.isEmpty() || n.has("cluster") ? n.required("cluster") : null;
+        String ingress = n.choice("ingress", "tcp", INGRESSES);
+        if (protocol.equals("udp") && !ingress.equals("tcp")) {
+            n.problem("ingress", "must be tcp for a udp listener (a datagram has no opening to read)");
+        }
+        Duration ingressTimeout = n.duration("ingress_timeout", Duration.ofSeconds(10), Duration.ofMillis(10));
         int max = n.integer("max_connections", 0, 0, 10_000_000);
         int perIp = n.integer("max_connections_per_ip", 0, 0, 10_000_000);
         int backlog = n.integer("backlog", 4096, 1, 1_000_000);
@@ -83,7 +106,7 @@ public record ListenerConfig(
         int udpMax = udp.integer("max_sessions", 65_536, 1, 10_000_000);
         udp.finish();
         n.finish();
-        return new ListenerConfig(name, protocol, addr, cluster, List.copyOf(routes), max, perIp, backlog, reusePort, noDelay, keepAlive,
+        return new ListenerConfig(name, protocol, addr, cluster, List.copyOf(routes), ingress, ingressTimeout, max, perIp, backlog, reusePort, noDelay, keepAlive,
                 idle, udpIdle, udpMax);
     }
 }

@@ -1,35 +1,22 @@
 package dev.titan.core.engine;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.titan.core.cluster.Cluster;
-import dev.titan.core.cluster.ClusterStats;
-import dev.titan.core.cluster.EndpointStatus;
 import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.config.ClusterConfig;
 import dev.titan.core.config.ConfigException;
-import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.endpoint.AddressSource;
 import dev.titan.core.route.RuleRouter;
-import dev.titan.core.http.HttpService;
+import dev.titan.core.admin.AdminEndpoints;
 import dev.titan.core.metrics.TitanMetrics;
 import dev.titan.core.net.TcpConnector;
 import dev.titan.core.net.Transport;
 import dev.titan.core.time.Clock;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -46,9 +33,8 @@ import org.slf4j.LoggerFactory;
  * a {@link TitanConfig} and changed at run time by {@link #reload} without dropping established
  * connections. Listener protocols come from registered {@link ListenerFactory}s.
  */
-public final class Engine implements AutoCloseable, ClusterRegistry {
+public final class Engine implements AutoCloseable, ClusterRegistry, ModuleContext {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Transport transport;
     private final Map<String, ListenerFactory> factories;
@@ -57,14 +43,12 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
     private final Map<String, Cluster> clusters = new LinkedHashMap<>();
     private final Map<String, Cluster> moduleClusters = new LinkedHashMap<>(); // guarded by this
     private final Map<String, ListenerHandle> listeners = new LinkedHashMap<>();
-    private final Map<String, TitanMetrics.ListenerMeters> listenerMeters = new HashMap<>();
     private volatile TitanConfig config;
     // immutable views for code on event loops, which must never take the engine's lock: reload holds
     // it while it waits for cluster control loops
     private volatile Map<String, Cluster> clusterView = Map.of();
     private volatile Map<String, ListenerHandle> listenerView = Map.of();
-    private HttpService metricsHttp;
-    private HttpService adminHttp;
+    private final AdminEndpoints endpoints = new AdminEndpoints(this);
     private ScheduledFuture<?> labelTask;
     private volatile boolean stopping;
 
@@ -74,10 +58,17 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
         this.clock = clock;
     }
 
+    @Override
+    public ClusterRegistry clusterRegistry() {
+        return this;
+    }
+
+    @Override
     public TitanMetrics metrics() {
         return metrics;
     }
 
+    @Override
     public Transport transport() {
         return transport;
     }
@@ -117,11 +108,11 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
     }
 
     public InetSocketAddress metricsAddress() {
-        return metricsHttp == null ? null : metricsHttp.address();
+        return endpoints.metricsAddress();
     }
 
     public InetSocketAddress adminAddress() {
-        return adminHttp == null ? null : adminHttp.address();
+        return endpoints.adminAddress();
     }
 
     /** Starts everything {@code config} describes; on failure, what was started is stopped again. */
@@ -142,7 +133,7 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
                 listeners.put(lc.name(), h);
             }
             publishViews();
-            startHttp(config);
+            endpoints.start(config);
             labelTask = transport.group().next().scheduleAtFixedRate(this::refreshLabels, 0, 5, TimeUnit.SECONDS);
         } catch (RuntimeException e) {
             stopNow();
@@ -170,7 +161,7 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
     }
 
     private ListenerHandle newListener(ListenerConfig lc) {
-        TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
+        TitanMetrics.ListenerMeters m = metrics.listener(lc.name());
         return factories.get(lc.protocol()).create(lc, new RuleRouter(lc.rules(), clusters), transport, m);
     }
 
@@ -184,110 +175,14 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
         }
     }
 
-    private void startHttp(TitanConfig c) {
-        if (c.metrics().enabled()) {
-            metricsHttp = new HttpService("metrics", null)
-                    .publicRoute("GET", c.metrics().path(), r -> CompletableFuture.completedFuture(
-                            new HttpService.Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape())))
-                    .publicRoute("GET", "/healthz", r -> CompletableFuture.completedFuture(health()));
-            metricsHttp.start(transport, c.metrics().listenAddr());
-        }
-        if (c.admin().enabled()) {
-            String token = c.admin().token() != null ? c.admin().token() : generatedToken(c.admin().tokenFile());
-            adminHttp = new HttpService("admin API", token)
-                    .publicRoute("GET", "/healthz", r -> CompletableFuture.completedFuture(health()))
-                    .route("GET", "/api/v1/status", r -> status());
-            adminHttp.start(transport, c.admin().listenAddr());
-        }
+    /** Every listener by name, as the status view shows them. */
+    public Map<String, ListenerHandle> listeners() {
+        return listenerView;
     }
 
-    private HttpService.Response health() {
-        return stopping ? HttpService.Response.text(503, "stopping\n") : HttpService.Response.text(200, "ok\n");
-    }
-
-    /** Creates a random admin token and stores it, readable by the owner only, where {@code titan status} looks. */
-    static String generatedToken(String file) {
-        byte[] raw = new byte[32];
-        new SecureRandom().nextBytes(raw);
-        String token = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-        Path p = Path.of(file);
-        try {
-            Files.createDirectories(p.toAbsolutePath().getParent());
-            Files.deleteIfExists(p);
-            try {
-                Files.createFile(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } catch (UnsupportedOperationException e) {
-                Files.createFile(p);
-            }
-            Files.writeString(p, token + "\n");
-            log.info("admin API token generated and written to {} (set admin.token to choose one)", p);
-        } catch (IOException e) {
-            throw new IllegalStateException("admin.token_file: cannot write " + p + ": " + e.getMessage(), e);
-        }
-        return token;
-    }
-
-    /** The status view: every cluster's endpoints with their score breakdown, and every listener. */
-    public CompletableFuture<HttpService.Response> status() {
-        Map<String, Cluster> cs = clusters();
-        Map<String, CompletableFuture<List<EndpointStatus>>> parts = new LinkedHashMap<>();
-        cs.forEach((n, c) -> parts.put(n, c.status()));
-        return CompletableFuture.allOf(parts.values().toArray(new CompletableFuture[0])).thenApply(v -> {
-            ObjectNode root = JSON.createObjectNode();
-            ArrayNode ls = root.putArray("listeners");
-            listenerView.forEach((n, h) -> {
-                ObjectNode l = ls.addObject();
-                l.put("name", n);
-                l.put("protocol", h.config().protocol());
-                l.put("address", HostPort.format(h.boundAddress()));
-                l.put("cluster", h.config().clusterSummary());
-                l.put("active_connections", h.activeConnections());
-            });
-            ArrayNode arr = root.putArray("clusters");
-            parts.forEach((n, f) -> {
-                Cluster c = cs.get(n);
-                ObjectNode co = arr.addObject();
-                co.put("name", n);
-                co.put("addresses", c.addressCount());
-                co.put("balancer", c.config().balancer().algorithm());
-                ArrayNode active = co.putArray("active_set");
-                c.active().forEach(e -> active.add(e.id()));
-                ArrayNode eps = co.putArray("endpoints");
-                for (EndpointStatus s : f.join()) {
-                    ObjectNode e = eps.addObject();
-                    e.put("endpoint", s.endpoint());
-                    e.put("state", s.state());
-                    e.put("score", round(s.score().score()));
-                    e.put("latency_score", round(s.score().latencyScore()));
-                    e.put("jitter_score", round(s.score().jitterScore()));
-                    e.put("success_score", round(s.score().successScore()));
-                    e.put("penalty", round(s.score().penalty()));
-                    e.put("bonus", round(s.score().bonus()));
-                    e.put("latency_ms", round(s.score().latencyMs()));
-                    e.put("jitter_ms", round(s.score().jitterMs()));
-                    e.put("success_rate", round(s.score().successRate()));
-                    e.put("consecutive_failures", s.score().consecutiveFailures());
-                    e.put("checks", s.score().checks());
-                    e.put("active_connections", s.activeConnections());
-                    e.put("total_connections", s.totalConnections());
-                    e.put("pooled_idle", s.pooledIdle());
-                    e.put("weight", s.weight());
-                    if (!s.labels().isEmpty()) {
-                        ObjectNode labels = e.putObject("labels");
-                        s.labels().forEach(labels::put);
-                    }
-                }
-            });
-            try {
-                return HttpService.Response.json(JSON.writeValueAsString(root) + "\n");
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-    }
-
-    private static double round(double v) {
-        return Double.isNaN(v) ? 0 : Math.round(v * 1000) / 1000.0;
+    /** True once a stop began (health answers 503). */
+    public boolean stopping() {
+        return stopping;
     }
 
     private void refreshLabels() {
@@ -333,7 +228,7 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
                 if (old != null && old.sameAddress(lc)) {
                     continue; // same address, different socket options: re-bound below after the old one closes
                 }
-                TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
+                TitanMetrics.ListenerMeters m = metrics.listener(lc.name());
                 ListenerHandle h = factories.get(lc.protocol()).create(lc, new RuleRouter(lc.rules(), view), transport, m);
                 h.start();
                 bound.put(lc.name(), h);
@@ -368,7 +263,7 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
                 if (old != null) {
                     retire(old);
                 }
-                TitanMetrics.ListenerMeters m = listenerMeters.computeIfAbsent(lc.name(), metrics::listener);
+                TitanMetrics.ListenerMeters m = metrics.listener(lc.name());
                 ListenerHandle h = factories.get(lc.protocol()).create(lc, new RuleRouter(lc.rules(), clusters), transport, m);
                 h.start();
                 nextListeners.put(lc.name(), h);
@@ -385,7 +280,7 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
             }
         }
         publishViews();
-        restartHttpIfChanged(next);
+        endpoints.restartIfChanged(config, next);
         this.config = next;
         log.info("configuration reloaded: {} listeners, {} clusters", listeners.size(), clusters.size());
     }
@@ -395,23 +290,6 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
         h.drain(config.drainTimeout());
     }
 
-    private void restartHttpIfChanged(TitanConfig next) {
-        if (!next.metrics().equals(config.metrics()) || !next.admin().equals(config.admin())) {
-            closeHttp();
-            startHttp(next);
-        }
-    }
-
-    private void closeHttp() {
-        if (metricsHttp != null) {
-            metricsHttp.close();
-            metricsHttp = null;
-        }
-        if (adminHttp != null) {
-            adminHttp.close();
-            adminHttp = null;
-        }
-    }
 
     /**
      * Graceful stop: stop accepting everywhere, wait up to {@code drain} for connections to end,
@@ -445,7 +323,7 @@ public final class Engine implements AutoCloseable, ClusterRegistry {
         clusters.values().forEach(Cluster::close);
         clusters.clear();
         publishViews();
-        closeHttp();
+        endpoints.close();
     }
 
     @Override

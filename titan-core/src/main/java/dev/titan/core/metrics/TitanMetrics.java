@@ -34,6 +34,7 @@ public final class TitanMetrics {
     private final long startNanos = System.nanoTime();
     private final Map<String, List<Meter>> clusterMeters = new HashMap<>();
     private final Map<String, Map<Endpoint, List<Meter>>> endpointMeters = new HashMap<>();
+    private final Map<String, ListenerMeters> listeners = new java.util.concurrent.ConcurrentHashMap<>();
 
     public TitanMetrics() {
         Gauge.builder("titan.uptime.seconds", this, m -> (System.nanoTime() - m.startNanos) / 1e9)
@@ -51,7 +52,7 @@ public final class TitanMetrics {
 
     /** Meters of one listener (created once per listener name and kept across reloads). */
     public ListenerMeters listener(String name) {
-        return new ListenerMeters(name);
+        return listeners.computeIfAbsent(name, ListenerMeters::new);
     }
 
     /** The per-listener meters: connections, durations, bytes and errors. */

@@ -20,7 +20,8 @@ import java.time.Duration;
 public interface Connector {
     /**
      * Connects to {@code endpoint} on {@code loop}; the future fails if the endpoint cannot take the
-     * request (with {@link NotServed} when that is no fault of the endpoint's), or after {@code timeout}.
+     * request (with {@link NotServed} when that is no fault of the endpoint's, {@link Declined} when no
+     * endpoint could), or after {@code timeout}.
      */
     Future<Channel> connect(Endpoint endpoint, DestinationRequest request, EventLoop loop, Duration timeout);
 
@@ -30,6 +31,16 @@ public interface Connector {
      */
     class NotServed extends Exception {
         public NotServed(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * The request itself cannot be served (its user is at a limit, its target is forbidden): no
+     * other endpoint is tried, and this one is not blamed.
+     */
+    class Declined extends Exception {
+        public Declined(String message) {
             super(message, null, false, false);
         }
     }

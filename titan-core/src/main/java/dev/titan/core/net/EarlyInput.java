@@ -55,6 +55,12 @@ public final class EarlyInput extends ChannelInboundHandlerAdapter {
         ctx.fireUserEventTriggered(evt);
     }
 
+    /** A connection that breaks before its relay starts is closed; nobody else would. */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         release();

@@ -71,6 +71,44 @@ public final class Relay {
         void bytesFromB(long n);
 
         void closed(Relay relay);
+
+        /** Both {@code first} and {@code second}, in that order. */
+        static Stats both(Stats first, Stats second) {
+            return new Stats() {
+                @Override
+                public void bytesFromA(long n) {
+                    first.bytesFromA(n);
+                    second.bytesFromA(n);
+                }
+
+                @Override
+                public void bytesFromB(long n) {
+                    first.bytesFromB(n);
+                    second.bytesFromB(n);
+                }
+
+                @Override
+                public void closed(Relay relay) {
+                    first.closed(relay);
+                    second.closed(relay);
+                }
+            };
+        }
+    }
+
+    /**
+     * What the connector that made an upstream channel counts for the upstream's owner (a tunnel
+     * client's bytes, its bandwidth limits), whichever listener relays the channel: attached with
+     * {@link #account}, and taken by {@link #start} beside the listener's own stats.
+     */
+    public record Accounting(Stats stats, RateLimiter towardUpstream, RateLimiter fromUpstream) {
+    }
+
+    private static final AttributeKey<Accounting> ACCOUNTING = AttributeKey.valueOf("titan.relay.accounting");
+
+    /** Attaches {@code accounting} to {@code upstream} for the relay that will carry it. */
+    public static void account(Channel upstream, Accounting accounting) {
+        upstream.attr(ACCOUNTING).set(accounting);
     }
 
     private Relay(Channel a, Channel b, Duration idleTimeout, Stats stats) {
@@ -97,6 +135,12 @@ public final class Relay {
      * most the limit's burst plus what one read brings (for a tunnel stream, up to its window).
      */
     public static Relay start(Channel a, Channel b, Duration idleTimeout, Stats stats, RateLimiter fromA, RateLimiter fromB) {
+        Accounting owner = b.hasAttr(ACCOUNTING) ? b.attr(ACCOUNTING).getAndSet(null) : null;
+        if (owner != null) {
+            stats = Stats.both(stats, owner.stats());
+            fromA = fromA != null ? fromA : owner.towardUpstream();
+            fromB = fromB != null ? fromB : owner.fromUpstream();
+        }
         Relay r = new Relay(a, b, idleTimeout, stats);
         r.sideA = r.new Side(b, stats::bytesFromA, false, fromA);
         r.sideB = r.new Side(a, stats::bytesFromB, true, fromB);

@@ -96,6 +96,7 @@ class PeerClusterTest {
         try {
             DestinationRequest r = new DestinationRequest("test", null, null, null, "svc", 0, null, null, null, DestinationRequest.TCP, bytes);
             Future<Cluster.Connection> f = cluster.connect(loop, r).await();
+            loop.submit(() -> { }).get(5, TimeUnit.SECONDS); // the connect's passive results, queued on the control loop, apply first
             if (!f.isSuccess()) {
                 return null;
             }

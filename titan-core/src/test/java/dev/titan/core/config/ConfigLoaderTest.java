@@ -16,7 +16,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ConfigLoaderTest {
-    private final ConfigLoader loader = new ConfigLoader(Map.of("PORT", "7000", "HOST", "127.0.0.2")::get);
+    /** The listener protocols the forwarder module registers. */
+    private static final java.util.List<String> PROTOCOLS = java.util.List.of("tcp", "udp");
+
+    private final ConfigLoader loader = new ConfigLoader(Map.of("PORT", "7000", "HOST", "127.0.0.2")::get, Map.of(), PROTOCOLS);
 
     static String resource(String name) throws IOException {
         try (InputStream in = ConfigLoaderTest.class.getResourceAsStream("/configs/" + name)) {
@@ -25,7 +28,7 @@ class ConfigLoaderTest {
     }
 
     private static ConfigException refused(String yaml) {
-        return catchThrowableOfType(ConfigException.class, () -> new ConfigLoader(k -> null).parse("test.yaml", yaml));
+        return catchThrowableOfType(ConfigException.class, () -> new ConfigLoader(k -> null, Map.of(), PROTOCOLS).parse("test.yaml", yaml));
     }
 
     @Test
@@ -192,5 +195,56 @@ class ConfigLoaderTest {
         assertThat(Durations.parse("1.5s")).isEqualTo(Duration.ofMillis(1500));
         assertThatThrownBy(() -> Durations.parse("15")).hasMessageContaining("not a duration");
         assertThat(Durations.format(Duration.ofSeconds(90))).isEqualTo("90s");
+    }
+
+    @Test
+    void aBinaryFileSaysItIsNotText(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("titan.yaml");
+        Files.write(f, new byte[] {(byte) 0x89, 'P', 'N', 'G', 0, (byte) 0xff, (byte) 0xfe});
+        assertThatThrownBy(() -> loader.load(f)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("titan.yaml").hasMessageContaining("is not UTF-8 text");
+    }
+
+    @Test
+    void aProblemInADirectoryNamesTheFileThatSetIt(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("10-web.yaml"), """
+                listeners: [ { name: web, listen_addr: "127.0.0.1:0", cluster: web } ]
+                clusters: { web: { endpoints: [ "10.0.0.1" ] } }
+                """);
+        Files.writeString(dir.resolve("20-db.yaml"), """
+                listeners: [ { name: db, listen_addr: "127.0.0.1:0", cluster: db, max_conections: 5 } ]
+                clusters: { db: { endpoints: [ "10.0.0.2:5432" ], probing: { interval: fast } } }
+                """);
+        assertThatThrownBy(() -> loader.load(dir)).isInstanceOf(ConfigException.class)
+                .satisfies(e -> assertThat(((ConfigException) e).problems()).containsExactlyInAnyOrder(
+                        dir.resolve("20-db.yaml") + ": listeners[1].max_conections: unknown key",
+                        dir.resolve("20-db.yaml") + ": clusters.db.probing.interval: 'fast' is not a duration (use e.g. 500ms, 15s, 1m, 2h)"));
+    }
+
+    @Test
+    void anInvalidEndpointAddressIsAConfigurationErrorWithItsKey() {
+        assertThatThrownBy(() -> loader.parse("t.yaml", """
+                listeners: [ { listen_addr: "127.0.0.1:0", cluster: c } ]
+                clusters: { c: { endpoints: [ "10.0.0.1", "10.0.0.300:80", "10.0.0.0/40" ] } }
+                """)).isInstanceOf(ConfigException.class)
+                .satisfies(e -> assertThat(((ConfigException) e).problems()).hasSize(2)
+                        .anySatisfy(p -> assertThat(p).startsWith("clusters.c.endpoints[1]: '10.0.0.300:80'"))
+                        .anySatisfy(p -> assertThat(p).startsWith("clusters.c.endpoints[2]: '10.0.0.0/40'")));
+    }
+
+    @Test
+    void aListenerReadsByItsIngress() {
+        TitanConfig c = loader.parse("t.yaml", """
+                listeners:
+                  - { name: tls, listen_addr: "127.0.0.1:0", ingress: sni, ingress_timeout: 2s, cluster: c }
+                  - { name: raw, listen_addr: "127.0.0.1:0", cluster: c }
+                clusters: { c: { endpoints: [ "10.0.0.1" ] } }
+                """);
+        assertThat(c.listeners()).extracting(ListenerConfig::ingress).containsExactly("sni", "tcp");
+        assertThat(c.listeners().getFirst().ingressTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThatThrownBy(() -> loader.parse("t.yaml", """
+                listeners: [ { protocol: udp, listen_addr: "127.0.0.1:0", ingress: http, cluster: c } ]
+                clusters: { c: { endpoints: [ "10.0.0.1" ] } }
+                """)).hasMessageContaining("listeners[0].ingress: must be tcp for a udp listener");
     }
 }

@@ -1,4 +1,4 @@
-package dev.titan.core.http;
+package dev.titan.core.admin;
 
 import dev.titan.core.net.Transport;
 import io.netty.buffer.Unpooled;
@@ -31,12 +31,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A small HTTP/1.1 server for Titan's own endpoints (metrics, health, admin API). Routes are
+ * The small HTTP/1.1 server of Titan's own endpoints (metrics, health, admin API; not the L7 gateway). Routes are
  * {@code METHOD path}; a service built with a token requires {@code Authorization: Bearer TOKEN}
  * on every route not marked public, compared in constant time.
  */
-public final class HttpService implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(HttpService.class);
+public final class AdminHttp implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AdminHttp.class);
 
     /** A response body and its type. */
     public record Response(int status, String contentType, String body) {
@@ -66,18 +66,18 @@ public final class HttpService implements AutoCloseable {
     private Channel server;
 
     /** {@code token} null means no route needs one. */
-    public HttpService(String name, String token) {
+    public AdminHttp(String name, String token) {
         this.name = name;
         this.token = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
     }
 
-    public HttpService route(String method, String path, Function<Request, CompletableFuture<Response>> handler) {
+    public AdminHttp route(String method, String path, Function<Request, CompletableFuture<Response>> handler) {
         routes.put(method + " " + path, new Route(handler, false));
         return this;
     }
 
     /** A route that needs no token (health checks). */
-    public HttpService publicRoute(String method, String path, Function<Request, CompletableFuture<Response>> handler) {
+    public AdminHttp publicRoute(String method, String path, Function<Request, CompletableFuture<Response>> handler) {
         routes.put(method + " " + path, new Route(handler, true));
         return this;
     }

@@ -1,4 +1,4 @@
-package dev.titan.tunnel;
+package dev.titan.core.net;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -7,14 +7,15 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A handshake decoder with a deadline: unless it is removed (done) or {@link #stopClock()}ed in
- * time, {@link #timedOut} runs and the connection closes. Both tunnel ends use it.
+ * A decoder of a connection's opening (a handshake, a request head, a ClientHello) with a
+ * deadline: unless it is removed (done) or {@link #stopClock()}ed in time, {@link #timedOut} runs
+ * and the connection closes. Ingresses and both tunnel ends use it.
  */
-abstract class TimedHandshake extends ByteToMessageDecoder {
+public abstract class TimedDecoder extends ByteToMessageDecoder {
     private final Duration limit;
     private ScheduledFuture<?> deadline;
 
-    TimedHandshake(Duration limit) {
+    protected TimedDecoder(Duration limit) {
         this.limit = limit;
     }
 

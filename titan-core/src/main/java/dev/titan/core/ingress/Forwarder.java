@@ -1,0 +1,126 @@
+package dev.titan.core.ingress;
+
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.metrics.TitanMetrics;
+import dev.titan.core.net.Connector;
+import dev.titan.core.net.Relay;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.route.Router;
+import io.netty.channel.Channel;
+import io.netty.util.concurrent.Future;
+import java.time.Duration;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The steps after an ingress, the same for every listener: the router picks a cluster for the
+ * request, the cluster connects it (balancer, pools, retries, through its connector), and the one
+ * {@link Relay} copies bytes, counted in the listener's meters, with the endpoint's passive health
+ * reported when the relay ends (a reset before any reply counts against the endpoint; an answer
+ * ends its failure streak).
+ *
+ * <pre>{@code
+ * Forwarder f = new Forwarder(() -> router, meters, () -> Duration.ofMinutes(10));
+ * Router.Route route = f.route(DestinationRequest.tcp("web", client));
+ * f.forward(client, route, (ch, cause) -> ch.close());
+ * }</pre>
+ */
+public final class Forwarder {
+    private static final Logger log = LoggerFactory.getLogger(Forwarder.class);
+
+    /** What to do with a routed connection that could not be connected; on the client's event loop. */
+    @FunctionalInterface
+    public interface Refusal {
+        void refused(Channel client, Throwable cause);
+    }
+
+    private final Supplier<Router> router;
+    private final TitanMetrics.ListenerMeters meters;
+    private final Supplier<Duration> idleTimeout;
+
+    /** {@code router} and {@code idleTimeout} are read per connection, so a reload applies to the next one. */
+    public Forwarder(Supplier<Router> router, TitanMetrics.ListenerMeters meters, Supplier<Duration> idleTimeout) {
+        this.router = router;
+        this.meters = meters;
+        this.idleTimeout = idleTimeout;
+    }
+
+    /** Where {@code request} goes, or null when no route serves it. */
+    public Router.Route route(DestinationRequest request) {
+        return router.get().route(request);
+    }
+
+    /** Counts an error of the listener ({@code malformed}, {@code timeout}, ...). */
+    public void error(String kind) {
+        meters.error(kind);
+    }
+
+    /**
+     * Connects {@code client} along {@code route} and relays it; takes over the request's first
+     * bytes (released once the cluster has connected or given up). A failure is counted and passed
+     * to {@code refusal}, which answers or closes the client.
+     */
+    public void forward(Channel client, Router.Route route, Refusal refusal) {
+        long start = System.nanoTime();
+        Cluster cluster = route.cluster();
+        DestinationRequest request = route.request();
+        cluster.connect(client.eventLoop(), request).addListener((Future<Cluster.Connection> f) -> {
+            request.release();
+            if (!f.isSuccess()) {
+                Throwable cause = f.cause();
+                meters.error(cause instanceof Cluster.NoEndpointException ? "no_endpoint"
+                        : cause instanceof Connector.Declined ? "limit" : "connect");
+                log.debug("{}: not forwarded through cluster {}: {}", request, cluster.name(), cause.toString());
+                refusal.refused(client, cause);
+                return;
+            }
+            Cluster.Connection up = f.getNow();
+            if (!client.isActive()) {
+                if (up.early() != null) {
+                    up.early().release();
+                }
+                up.channel().close();
+                return;
+            }
+            cluster.opened(up);
+            if (up.early() != null) {
+                client.writeAndFlush(up.early());
+            }
+            Relay.start(client, up.channel(), idleTimeout.get(), new Outcome(cluster, up, start));
+        });
+    }
+
+    /** The listener's byte counts, and the endpoint's health when the relay ends. */
+    private final class Outcome implements Relay.Stats {
+        private final Cluster cluster;
+        private final Cluster.Connection up;
+        private final long start;
+
+        Outcome(Cluster cluster, Cluster.Connection up, long start) {
+            this.cluster = cluster;
+            this.up = up;
+            this.start = start;
+        }
+
+        @Override
+        public void bytesFromA(long n) {
+            meters.bytesUpstream.increment(n);
+        }
+
+        @Override
+        public void bytesFromB(long n) {
+            meters.bytesDownstream.increment(n);
+        }
+
+        @Override
+        public void closed(Relay relay) {
+            meters.recordDuration(System.nanoTime() - start);
+            if (relay.bRefused()) {
+                cluster.reportFailure(up.endpoint()); // a reset before any reply to a first request is a passive failure signal
+            } else if (relay.bAnswered()) {
+                cluster.reportSuccess(up.endpoint());
+            }
+        }
+    }
+}
