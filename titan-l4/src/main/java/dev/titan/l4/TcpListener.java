@@ -1,8 +1,7 @@
 package dev.titan.l4;
 
 import dev.titan.core.ingress.Forwarder;
-import dev.titan.core.ingress.HttpIngress;
-import dev.titan.core.ingress.SniIngress;
+import dev.titan.core.ingress.IngressFactory;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.engine.ListenerHandle;
@@ -54,9 +53,17 @@ public final class TcpListener implements ListenerHandle {
     private final ConnectionLimits<InetAddress> perIp = new ConnectionLimits<>();
     private final Accept accept = new Accept();
     private final Forwarder forwarder;
+    private final IngressFactory ingresses;
     private Channel server;
 
     public TcpListener(ListenerConfig config, Router router, Transport transport, TitanMetrics.ListenerMeters meters) {
+        this(config, router, transport, meters, IngressFactory.BUILT_IN);
+    }
+
+    /** A listener whose connections are read by {@code ingresses}' handlers (a module's own protocol). */
+    public TcpListener(ListenerConfig config, Router router, Transport transport, TitanMetrics.ListenerMeters meters,
+                       IngressFactory ingresses) {
+        this.ingresses = ingresses;
         this.config = config;
         this.router = router;
         this.transport = transport;
@@ -158,21 +165,20 @@ public final class TcpListener implements ListenerHandle {
                 return;
             }
             ChannelPipeline p = ctx.pipeline();
-            switch (c.ingress()) {
-                case "sni" -> p.replace(this, "ingress", new SniIngress(c.name(), forwarder, c.ingressTimeout()));
-                case "http" -> p.replace(this, "ingress", new HttpIngress(c.name(), forwarder, c.ingressTimeout(), false));
-                default -> {
-                    // raw TCP: nothing to read before routing; what the client sends meanwhile waits in the kernel
-                    p.replace(this, EarlyInput.NAME, new EarlyInput());
-                    Router.Route route = forwarder.route(DestinationRequest.tcp(c.name(), client));
-                    if (route == null) {
-                        forwarder.error("no_route");
-                        client.close();
-                        return;
-                    }
-                    forwarder.forward(client, route, (ch, cause) -> ch.close());
-                }
+            ChannelHandler ingress = ingresses.create(c, forwarder);
+            if (ingress != null) {
+                p.replace(this, "ingress", ingress);
+                return;
             }
+            // raw TCP: nothing to read before routing; what the client sends meanwhile waits in the kernel
+            p.replace(this, EarlyInput.NAME, new EarlyInput());
+            Router.Route route = forwarder.route(DestinationRequest.tcp(c.name(), client));
+            if (route == null) {
+                forwarder.error("no_route");
+                client.close();
+                return;
+            }
+            forwarder.forward(client, route, (ch, cause) -> ch.close());
         }
 
         @Override

@@ -15,15 +15,18 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
-import java.util.Map;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.util.concurrent.Future;
+import java.net.NoRouteToHostException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The client's side of a stream the server opened: reads its CONNECT, connects to the named
- * local service, answers 200 (or 404 when no such service is published, 502 when it cannot be
- * reached, 503 when too many local connections are being made) and relays. What the stream
+ * The client's side of a stream the server opened: reads its CONNECT, resolves its target
+ * ({@link StreamTargets}: a published service, or an edge's egress), connects, answers 200 (or the
+ * target's refusal, 502 when it cannot be reached, 503 when too many connections are being made)
+ * and relays. What the stream
  * delivers while the local connection is being made (bytes, its end) waits in an
  * {@link EarlyInput}, bounded by the stream's flow-control window, and the relay replays it first.
  */
@@ -31,7 +34,7 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(LocalOpen.class);
 
     /** What every stream of one client shares. */
-    record Shared(Map<String, TunnelClientConfig.LocalService> services, TcpConnector connector, AtomicInteger pendingOpens,
+    record Shared(StreamTargets targets, TcpConnector connector, AtomicInteger pendingOpens,
                   int maxPendingOpens, Duration dialTimeout, Duration idleTimeout, ClientMeters meters) {
     }
 
@@ -55,19 +58,31 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
 
     private void open(Http2StreamChannel stream, Http2HeadersFrame h) {
         CharSequence name = h.headers().authority();
-        TunnelClientConfig.LocalService svc = name == null ? null : shared.services().get(name.toString());
-        if (svc == null) {
-            log.debug("stream for unknown service {}", name);
-            refuse(stream, "404");
-            return;
-        }
         if (shared.pendingOpens().incrementAndGet() > shared.maxPendingOpens()) {
             shared.pendingOpens().decrementAndGet();
-            log.debug("service {}: {} local connections already being made; stream refused", svc.name(), shared.maxPendingOpens());
-            refuse(stream, "503");
+            log.debug("stream for {}: {} connections already being made; refused", name, shared.maxPendingOpens());
+            refuse(stream, "503", null);
             return;
         }
-        ChannelFuture connecting = shared.connector().connect(svc.local(), stream.eventLoop(), shared.dialTimeout());
+        shared.targets().resolve(name == null ? null : name.toString(), stream.eventLoop()).addListener((Future<StreamTargets.Target> r) -> {
+            if (!r.isSuccess()) {
+                shared.pendingOpens().decrementAndGet();
+                StreamTargets.Refused no = r.cause() instanceof StreamTargets.Refused x ? x
+                        : new StreamTargets.Refused("502", "dns_error", r.cause().toString());
+                log.debug("stream for {} refused: {}", name, no.getMessage());
+                refuse(stream, no.status(), no.error());
+                return;
+            }
+            connect(stream, h, r.getNow());
+        });
+    }
+
+    private void connect(Http2StreamChannel stream, Http2HeadersFrame h, StreamTargets.Target target) {
+        if (!stream.isActive()) {
+            shared.pendingOpens().decrementAndGet();
+            return;
+        }
+        ChannelFuture connecting = shared.connector().connect(target.address(), stream.eventLoop(), shared.dialTimeout());
         stream.closeFuture().addListener(c -> {
             if (!connecting.isDone()) {
                 connecting.channel().close(); // the user went away: stop connecting for them
@@ -76,8 +91,8 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
         connecting.addListener((ChannelFuture f) -> {
             shared.pendingOpens().decrementAndGet();
             if (!f.isSuccess()) {
-                log.debug("service {}: cannot connect to {}: {}", svc.name(), HostPort.format(svc.local()), f.cause().toString());
-                refuse(stream, "502");
+                log.debug("{}: cannot connect to {}: {}", target.name(), HostPort.format(target.address()), f.cause().toString());
+                refuse(stream, "502", target.reportTarget() ? connectError(f.cause()) : null);
                 return;
             }
             Channel local = f.channel();
@@ -86,8 +101,8 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
                 return;
             }
             stream.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
-            if (svc.proxyProtocol() != null) {
-                ByteBuf header = ProxyProtocol.header(local.alloc(), svc.proxyProtocol(), h.headers().get(TunnelProtocol.CLIENT_ADDRESS_HEADER),
+            if (target.proxyProtocol() != null) {
+                ByteBuf header = ProxyProtocol.header(local.alloc(), target.proxyProtocol(), h.headers().get(TunnelProtocol.CLIENT_ADDRESS_HEADER),
                         h.headers().get(TunnelProtocol.SERVER_ADDRESS_HEADER));
                 local.write(header, local.voidPromise()); // before anything of the user's
             }
@@ -98,12 +113,29 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
         });
     }
 
+    /** The RFC 9209 error type of a failed connect to a target. */
+    static String connectError(Throwable cause) {
+        if (cause instanceof ConnectTimeoutException) {
+            return "connection_timeout";
+        }
+        String m = String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT);
+        if (cause instanceof NoRouteToHostException || m.contains("no route") || m.contains("unreachable")) {
+            return "destination_ip_unroutable";
+        }
+        return "connection_refused";
+    }
+
     /**
      * Answers {@code status} and closes the stream. Closing matters: DATA that arrived while
      * reading was paused for the connect waits in the stream channel, and a stream channel that
      * nobody reads is never closed by Netty, so those frames would leak.
      */
-    private static void refuse(Http2StreamChannel stream, String status) {
-        stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(status), true)).addListener(f -> stream.close());
+    private static void refuse(Http2StreamChannel stream, String status, String error) {
+        DefaultHttp2Headers headers = new DefaultHttp2Headers();
+        headers.status(status);
+        if (error != null) {
+            headers.set(StreamTargets.ERROR_HEADER, error);
+        }
+        stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, true)).addListener(f -> stream.close());
     }
 }

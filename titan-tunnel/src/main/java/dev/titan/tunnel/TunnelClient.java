@@ -72,6 +72,14 @@ public final class TunnelClient implements AutoCloseable {
     private volatile boolean closed;
 
     public TunnelClient(TunnelClientConfig config, Transport transport) {
+        this(config, transport, null);
+    }
+
+    /**
+     * A client whose streams go where {@code targets} says (an overlay edge's egress) instead of to
+     * its published services; null: its services.
+     */
+    public TunnelClient(TunnelClientConfig config, Transport transport, StreamTargets targets) {
         this.config = config;
         this.transport = transport;
         this.connector = new TcpConnector(transport, true, true);
@@ -79,7 +87,7 @@ public final class TunnelClient implements AutoCloseable {
                 .collect(Collectors.toUnmodifiableMap(TunnelClientConfig.LocalService::name, Function.identity()));
         this.servers = servers(config.servers());
         this.tls = config.tls() != null || config.servers().stream().noneMatch(TunnelEndpoint::secure) ? config.tls() : defaultTls();
-        this.localOpens = new LocalOpen.Shared(services, connector, pendingOpens, config.settings().maxPendingOpens(), config.dialTimeout(),
+        this.localOpens = new LocalOpen.Shared(targets == null ? StreamTargets.services(services) : targets, connector, pendingOpens, config.settings().maxPendingOpens(), config.dialTimeout(),
                 config.idleTimeout(), meters);
         this.slots = new Slot[config.connections()];
         for (int i = 0; i < slots.length; i++) {

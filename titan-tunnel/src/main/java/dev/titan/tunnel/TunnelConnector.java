@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * {@code max_connections} while it is open (a user at the limit is {@link Declined}: no replica
  * could take it) and carries its user's account ({@link TunnelAccounts}) to the relay.
  */
-final class TunnelConnector implements Connector {
+public final class TunnelConnector implements Connector {
     /** A client refused the stream with {@code status} (502: it cannot reach the service; 503: too busy). */
     static final class Refused extends Exception {
         final String status;
@@ -40,6 +40,25 @@ final class TunnelConnector implements Connector {
         Refused(String status) {
             super("the tunnel client answered " + status, null, false, false);
             this.status = status;
+        }
+    }
+
+    /**
+     * The client reached its side but the target failed ({@link StreamTargets#ERROR_HEADER}: refused by
+     * the egress policy, a name that does not resolve, a target that refused or did not answer):
+     * the request's own failure, tried through no other client and blamed on none.
+     */
+    public static final class TargetFailed extends Declined {
+        private final String error;
+
+        TargetFailed(String error, String target) {
+            super(target + ": " + error);
+            this.error = error;
+        }
+
+        /** The RFC 9209 error type the client reported. */
+        public String error() {
+            return error;
         }
     }
 
@@ -138,7 +157,9 @@ final class TunnelConnector implements Connector {
             }
             ctx.pipeline().remove(this);
             ctx.channel().close();
-            result.tryFailure(code.equals("404") ? new NotPublished(target) : new Refused(code));
+            CharSequence error = headers.headers().get(StreamTargets.ERROR_HEADER);
+            result.tryFailure(error != null ? new TargetFailed(error.toString(), target)
+                    : code.equals("404") ? new NotPublished(target) : new Refused(code));
         }
 
         @Override

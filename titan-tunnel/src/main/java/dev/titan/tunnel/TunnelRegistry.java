@@ -39,7 +39,10 @@ final class TunnelRegistry implements Router {
     private final Transport transport;
     private final ClusterRegistry clusterRegistry;
     private final TunnelConnector connector;
+    /** By client id, or the one shared group. */
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
+    /** The one cluster every client id's tunnels join (an overlay PoP's edges), or null: a cluster per id. */
+    private final String shared;
     private volatile TunnelServerConfig config;
     /** Hosts that tunnels published for their http and tls services: name -> (client id, service). */
     private volatile Map<String, Published> httpHosts = Map.of();
@@ -49,10 +52,23 @@ final class TunnelRegistry implements Router {
     }
 
     TunnelRegistry(TunnelServerConfig config, Transport transport, ClusterRegistry clusterRegistry, TunnelConnector connector) {
+        this(config, transport, clusterRegistry, connector, null);
+    }
+
+    /**
+     * {@code shared}: the name of one cluster that the tunnels of every client id join as endpoints
+     * (labelled with their id), as an overlay PoP's edges do; null: one cluster per client id,
+     * {@code tunnel:<id>}, its replicas.
+     */
+    TunnelRegistry(TunnelServerConfig config, Transport transport, ClusterRegistry clusterRegistry, TunnelConnector connector, String shared) {
+        this.shared = shared;
         this.config = config;
         this.connector = connector;
         this.transport = transport;
         this.clusterRegistry = clusterRegistry;
+        if (shared != null) {
+            client(shared, 0);
+        }
         config.users().forEach(u -> client(u.id(), u.maxTunnels()));
     }
 
@@ -68,8 +84,9 @@ final class TunnelRegistry implements Router {
             this.id = id;
             this.control = transport.group().next();
             TunnelSettings s = config.settings();
-            this.cluster = new Cluster(ClusterConfig.peers(CLUSTER_PREFIX + id, maxTunnels, maxTunnels, s.openTimeout()), connector, this,
-                    control, Clock.SYSTEM);
+            ClusterConfig cc = shared != null ? ClusterConfig.peers(shared, SHARED_MAX_PEERS, SHARED_ATTEMPTS, s.openTimeout())
+                    : ClusterConfig.peers(CLUSTER_PREFIX + id, maxTunnels, maxTunnels, s.openTimeout());
+            this.cluster = new Cluster(cc, connector, this, control, Clock.SYSTEM);
         }
 
         @Override
@@ -87,7 +104,14 @@ final class TunnelRegistry implements Router {
         void add(ServerSession s, long handshakeNanos) {
             InetSocketAddress from = (InetSocketAddress) s.channel().remoteAddress();
             Map<String, String> labels = s.auth().labels() == null ? Map.of() : s.auth().labels();
-            Endpoint e = Endpoint.peer(HostPort.format(from), labels, s, ScoringConfig.DEFAULT);
+            Endpoint e;
+            if (shared != null) { // many ids in one cluster: each endpoint says whose tunnel it is
+                Map<String, String> withId = new HashMap<>(labels);
+                withId.put(ID_LABEL, s.clientId());
+                e = Endpoint.peer(s.clientId() + "@" + HostPort.format(from), withId, s, ScoringConfig.DEFAULT);
+            } else {
+                e = Endpoint.peer(HostPort.format(from), labels, s, ScoringConfig.DEFAULT);
+            }
             s.endpoint(e);
             sessions.add(s);
             control.execute(() -> {
@@ -111,8 +135,18 @@ final class TunnelRegistry implements Router {
         }
     }
 
+    /** The label that names an endpoint's client id in a shared cluster. */
+    static final String ID_LABEL = "id";
+    /** A shared cluster's active set: every tunnel (edges are told apart by the request's filter, not by the selector). */
+    private static final int SHARED_MAX_PEERS = 100_000;
+    private static final int SHARED_ATTEMPTS = 3;
+
+    private String key(String id) {
+        return shared != null ? shared : id;
+    }
+
     private Client client(String id, int maxTunnels) {
-        return clients.computeIfAbsent(id, k -> {
+        return clients.computeIfAbsent(key(id), k -> {
             Client c = new Client(k, maxTunnels);
             c.cluster.start();
             clusterRegistry.register(c.cluster);
@@ -122,7 +156,7 @@ final class TunnelRegistry implements Router {
 
     /** The client of a configured id, or null. */
     Client client(String id) {
-        return clients.get(id);
+        return clients.get(key(id));
     }
 
     /** Applies a reloaded user list: new ids get a cluster; removed ones lose theirs once their tunnels are gone. */
@@ -130,7 +164,7 @@ final class TunnelRegistry implements Router {
         config = next;
         next.users().forEach(u -> client(u.id(), u.maxTunnels()));
         clients.values().removeIf(c -> {
-            boolean gone = next.users().stream().noneMatch(u -> u.id().equals(c.id)) && c.sessions.isEmpty();
+            boolean gone = shared == null && next.users().stream().noneMatch(u -> u.id().equals(c.id)) && c.sessions.isEmpty();
             if (gone) {
                 retire(c);
             }
@@ -150,10 +184,10 @@ final class TunnelRegistry implements Router {
     }
 
     void unregister(ServerSession s) {
-        Client c = clients.get(s.clientId());
+        Client c = clients.get(key(s.clientId()));
         if (c != null) {
             c.remove(s);
-            if (c.sessions.isEmpty() && config.users().stream().noneMatch(u -> u.id().equals(c.id)) && clients.remove(c.id, c)) {
+            if (shared == null && c.sessions.isEmpty() && config.users().stream().noneMatch(u -> u.id().equals(c.id)) && clients.remove(c.id, c)) {
                 retire(c);
             }
         }
@@ -162,16 +196,22 @@ final class TunnelRegistry implements Router {
 
     /** The tunnel sent GOAWAY: no new stream goes to it, its open ones go on. */
     void draining(ServerSession s) {
-        Client c = clients.get(s.clientId());
+        Client c = clients.get(key(s.clientId()));
         if (c != null) {
             c.remove(s);
         }
     }
 
+    /** The cluster every client id's tunnels join, or null when each id has its own. */
+    Cluster sharedCluster() {
+        Client c = shared == null ? null : clients.get(shared);
+        return c == null ? null : c.cluster;
+    }
+
     /** Connected tunnels of a client id (its replicas). */
     List<ServerSession> sessions(String clientId) {
-        Client c = clients.get(clientId);
-        return c == null ? List.of() : List.copyOf(c.sessions);
+        Client c = clients.get(key(clientId));
+        return c == null ? List.of() : c.sessions.stream().filter(s -> s.clientId().equals(clientId)).toList();
     }
 
     Iterable<Client> clients() {
@@ -210,7 +250,7 @@ final class TunnelRegistry implements Router {
     @Override
     public Route route(DestinationRequest request) {
         String name = request.hostName();
-        if (name == null) {
+        if (name == null || shared != null) { // a shared cluster's tunnels publish nothing by name
             return null;
         }
         name = name.toLowerCase(Locale.ROOT);

@@ -82,12 +82,20 @@ public final class TunnelServer implements AutoCloseable {
      * metrics) and whose ports count in {@code metrics}' listener meters.
      */
     public TunnelServer(TunnelServerConfig config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics) {
+        this(config, transport, clusters, metrics, null);
+    }
+
+    /**
+     * A server whose clients' tunnels all join one cluster named {@code sharedCluster} (an overlay
+     * PoP's edges, each endpoint labelled with its id), or one cluster per client id when null.
+     */
+    public TunnelServer(TunnelServerConfig config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics, String sharedCluster) {
         this.config = config;
         this.transport = transport;
         this.store = new ConfigStore(accountsOf(config));
         this.clients = byId(config);
         this.accounts = new TunnelAccounts(store);
-        this.registry = new TunnelRegistry(config, transport, clusters, new TunnelConnector(accounts));
+        this.registry = new TunnelRegistry(config, transport, clusters, new TunnelConnector(accounts), sharedCluster);
         this.meters = new ServerMetrics(this, accounts);
         this.exposures = new Exposures(transport, metrics, this::cluster);
         this.portMeters = metrics.listener(LISTENER);
@@ -110,9 +118,11 @@ public final class TunnelServer implements AutoCloseable {
         clients = byId(next);
         registry.update(next);
         for (TunnelRegistry.Client c : registry.clients()) {
-            if (!clients.containsKey(c.id)) {
-                log.info("tunnel server: user {} removed by reload; ending its {} tunnel(s)", c.id, c.sessions.size());
-                c.sessions.forEach(sess -> sess.channel().close());
+            for (ServerSession sess : c.sessions) {
+                if (!clients.containsKey(sess.clientId())) {
+                    log.info("tunnel server: user {} removed by reload; ending its tunnel from {}", sess.clientId(), sess.channel().remoteAddress());
+                    sess.channel().close();
+                }
             }
         }
     }
@@ -163,6 +173,11 @@ public final class TunnelServer implements AutoCloseable {
             n += c.sessions.size();
         }
         return n;
+    }
+
+    /** The one cluster every client's tunnels join, for a server made with a shared cluster; else null. */
+    public Cluster sharedCluster() {
+        return registry.sharedCluster();
     }
 
     /** The cluster of a configured client id (its replicas), or null. */

@@ -3,8 +3,7 @@ package dev.titan.tunnel;
 import static org.awaitility.Awaitility.await;
 import dev.titan.core.net.Transport;
 import dev.titan.core.testing.TestServers;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.uring.IoUring;
+import dev.titan.core.testing.Transports;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -37,14 +36,7 @@ abstract class TunnelFixture {
 
     /** The transports a tunnel runs on here: NIO always, epoll and io_uring where the kernel has them. */
     static Stream<Transport.Kind> transports() {
-        Stream.Builder<Transport.Kind> b = Stream.<Transport.Kind>builder().add(Transport.Kind.NIO);
-        if (Epoll.isAvailable()) {
-            b.add(Transport.Kind.EPOLL);
-        }
-        if (IoUring.isAvailable()) {
-            b.add(Transport.Kind.IO_URING);
-        }
-        return b.build();
+        return Transports.available();
     }
 
     final Transport.Kind kind;

@@ -29,10 +29,18 @@ import org.slf4j.LoggerFactory;
 public final class Forwarder {
     private static final Logger log = LoggerFactory.getLogger(Forwarder.class);
 
-    /** What to do with a routed connection that could not be connected; on the client's event loop. */
+    /** What the ingress answers its client once the cluster connected or gave up; on the client's event loop. */
     @FunctionalInterface
-    public interface Refusal {
+    public interface Reply {
+        /** The routed connection could not be connected: answer or close the client. */
         void refused(Channel client, Throwable cause);
+
+        /**
+         * Connected, before the relay starts: a proxy protocol's success answer goes here, ahead of
+         * anything the upstream sends. Nothing by default.
+         */
+        default void connected(Channel client, Cluster.Connection up) {
+        }
     }
 
     private final Supplier<Router> router;
@@ -59,9 +67,10 @@ public final class Forwarder {
     /**
      * Connects {@code client} along {@code route} and relays it; takes over the request's first
      * bytes (released once the cluster has connected or given up). A failure is counted and passed
-     * to {@code refusal}, which answers or closes the client.
+     * to {@code reply}, which answers or closes the client; a success is passed to it before the
+     * relay starts.
      */
-    public void forward(Channel client, Router.Route route, Refusal refusal) {
+    public void forward(Channel client, Router.Route route, Reply reply) {
         long start = System.nanoTime();
         Cluster cluster = route.cluster();
         DestinationRequest request = route.request();
@@ -72,7 +81,7 @@ public final class Forwarder {
                 meters.error(cause instanceof Cluster.NoEndpointException ? "no_endpoint"
                         : cause instanceof Connector.Declined ? "limit" : "connect");
                 log.debug("{}: not forwarded through cluster {}: {}", request, cluster.name(), cause.toString());
-                refusal.refused(client, cause);
+                reply.refused(client, cause);
                 return;
             }
             Cluster.Connection up = f.getNow();
@@ -84,6 +93,7 @@ public final class Forwarder {
                 return;
             }
             cluster.opened(up);
+            reply.connected(client, up);
             if (up.early() != null) {
                 client.writeAndFlush(up.early());
             }

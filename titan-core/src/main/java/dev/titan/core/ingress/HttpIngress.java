@@ -98,9 +98,14 @@ public class HttpIngress extends Ingress {
 
     /** Answers {@code status} with {@code message} as a text body, then closes. */
     public static void respond(Channel ch, int status, String message) {
+        respond(ch, status, "", message);
+    }
+
+    /** The same with {@code extraHeaders} (whole lines, each ending in CRLF) before the body's headers. */
+    public static void respond(Channel ch, int status, String extraHeaders, String message) {
         byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
-        String head = "HTTP/1.1 " + status + " " + reasonPhrase(status) + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
-                + body.length + "\r\nConnection: close\r\n\r\n";
+        String head = "HTTP/1.1 " + status + " " + reasonPhrase(status) + "\r\n" + extraHeaders
+                + "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
         ByteBuf buf = ch.alloc().buffer(head.length() + body.length);
         buf.writeCharSequence(head, StandardCharsets.ISO_8859_1);
         buf.writeBytes(body);
@@ -110,10 +115,13 @@ public class HttpIngress extends Ingress {
     private static String reasonPhrase(int status) {
         return switch (status) {
             case 400 -> "Bad Request";
+            case 403 -> "Forbidden";
             case 404 -> "Not Found";
+            case 407 -> "Proxy Authentication Required";
             case 431 -> "Request Header Fields Too Large";
             case 502 -> "Bad Gateway";
             case 503 -> "Service Unavailable";
+            case 504 -> "Gateway Timeout";
             default -> "Error";
         };
     }

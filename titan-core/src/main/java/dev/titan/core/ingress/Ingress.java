@@ -1,5 +1,6 @@
 package dev.titan.core.ingress;
 
+import dev.titan.core.cluster.Cluster;
 import dev.titan.core.net.EarlyInput;
 import dev.titan.core.net.RelayOptions;
 import dev.titan.core.net.TimedDecoder;
@@ -68,6 +69,13 @@ public abstract class Ingress extends TimedDecoder {
         client.close();
     }
 
+    /**
+     * The cluster connected the request; the relay starts next. A proxy protocol writes its success
+     * answer here (before anything of the upstream's). Nothing by default.
+     */
+    protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
+    }
+
     /** Bytes this ingress cannot read. By default the connection closes. */
     protected void malformed(ChannelHandlerContext ctx, Malformed problem) {
         ctx.close();
@@ -119,7 +127,17 @@ public abstract class Ingress extends TimedDecoder {
         RelayOptions.apply(ch);
         ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput());
         Router.Route forwarded = new Router.Route(route.cluster(), routed);
-        forwarder.forward(ch, forwarded, (client, cause) -> refused(client, forwarded, cause));
+        forwarder.forward(ch, forwarded, new Forwarder.Reply() {
+            @Override
+            public void refused(Channel client, Throwable cause) {
+                Ingress.this.refused(client, forwarded, cause);
+            }
+
+            @Override
+            public void connected(Channel client, Cluster.Connection up) {
+                Ingress.this.connected(client, forwarded, up);
+            }
+        });
     }
 
     @Override

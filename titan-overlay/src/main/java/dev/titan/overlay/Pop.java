@@ -1,0 +1,125 @@
+package dev.titan.overlay;
+
+import dev.titan.core.cluster.Cluster;
+import dev.titan.core.config.ListenerConfig;
+import dev.titan.core.engine.ClusterRegistry;
+import dev.titan.core.ingress.Forwarder;
+import dev.titan.core.ingress.IngressFactory;
+import dev.titan.core.metrics.TitanMetrics;
+import dev.titan.core.net.Transport;
+import dev.titan.core.route.Router;
+import dev.titan.core.store.ConfigStore;
+import dev.titan.core.store.Store;
+import dev.titan.l4.TcpListener;
+import dev.titan.tunnel.TunnelServer;
+import dev.titan.tunnel.TunnelServerConfig;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The overlay's entrance: users connect over SOCKS5, an HTTP proxy or a mixed port; edges dial in
+ * over the tunnel and become endpoints of one cluster ({@value #EDGES}), labelled with their id and
+ * the labels they sent. Each user connection takes the core's path: the port's ingress makes a
+ * request naming the target and the user, the router sends it to the edge cluster, whose balancer
+ * picks an edge, whose tunnel connector opens a stream naming {@code host:port}, and the relay
+ * copies bytes. The name is resolved at the edge.
+ */
+public final class Pop implements AutoCloseable {
+    /** The cluster of a PoP's edges. */
+    public static final String EDGES = "pop:edges";
+
+    /**
+     * A PoP: its proxy ports (null: not opened), where edges dial in (the tunnel server's
+     * configuration: edge ids and secrets as its users), the proxy users, the networks admitted
+     * without credentials, and whether anyone may use it ({@code open}, refused unless explicit).
+     */
+    public record Config(InetSocketAddress socks, InetSocketAddress http, InetSocketAddress mixed, TunnelServerConfig edges,
+                         List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout) {
+        public Config {
+            Objects.requireNonNull(edges, "edges");
+            users = List.copyOf(users);
+            sources = List.copyOf(sources);
+            if (socks == null && http == null && mixed == null) {
+                throw new IllegalArgumentException("a PoP needs a socks, http or mixed port");
+            }
+        }
+    }
+
+    /** Users admitted by the network they connect from, as {@code user}. */
+    public record SourceRule(String network, String user) {
+    }
+
+    private final Config config;
+    private final Transport transport;
+    private final TitanMetrics metrics;
+    private final TunnelServer edges;
+    private final ProxyUsers users;
+    private final PopMeters meters;
+    private final List<TcpListener> listeners = new ArrayList<>();
+
+    public Pop(Config config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics) {
+        this.config = config;
+        this.transport = transport;
+        this.metrics = metrics;
+        this.edges = new TunnelServer(config.edges(), transport, clusters, metrics, EDGES);
+        this.users = new ProxyUsers(new ConfigStore(config.users()),
+                config.sources().stream().map(r -> new ProxyUsers.SourceRule(dev.titan.core.net.Cidr.parse(r.network()), r.user())).toList(),
+                config.open());
+        this.meters = new PopMeters(metrics.registry());
+    }
+
+    /** Opens the edge port and the proxy ports; returns the edge port's address. */
+    public InetSocketAddress start() {
+        InetSocketAddress at = edges.start();
+        Router router = request -> {
+            Cluster c = edges.sharedCluster();
+            return c == null ? null : new Router.Route(c, request);
+        };
+        open("socks", config.socks(), router, (c, f) -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), users, meters));
+        open("http_proxy", config.http(), router, (c, f) -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), users, meters));
+        open("mixed", config.mixed(), router, (c, f) -> new MixedIngress(config.handshakeTimeout(),
+                () -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), users, meters),
+                () -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), users, meters), meters));
+        return at;
+    }
+
+    private void open(String name, InetSocketAddress at, Router router, IngressFactory ingress) {
+        if (at == null) {
+            return;
+        }
+        String listener = "pop_" + name;
+        TcpListener l = new TcpListener(ListenerConfig.tcp(listener, EDGES, at, config.idleTimeout()), router, transport,
+                metrics.listener(listener), ingress);
+        l.start();
+        listeners.add(l);
+    }
+
+    /** The bound address of a proxy port ({@code socks}, {@code http_proxy}, {@code mixed}), or null. */
+    public InetSocketAddress address(String port) {
+        return listeners.stream().filter(l -> l.config().name().equals("pop_" + port)).map(TcpListener::boundAddress).findFirst().orElse(null);
+    }
+
+    /** The edges' tunnel server. */
+    public TunnelServer edges() {
+        return edges;
+    }
+
+    /** Stops accepting users and edges; open connections go on for up to {@code timeout}. */
+    public CompletableFuture<Void> drain(Duration timeout) {
+        listeners.forEach(TcpListener::stopAccepting);
+        List<CompletableFuture<Void>> all = new ArrayList<>();
+        listeners.forEach(l -> all.add(l.drain(timeout)));
+        all.add(edges.drain(timeout));
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
+    }
+
+    @Override
+    public void close() {
+        listeners.forEach(TcpListener::stopAccepting);
+        edges.close();
+    }
+}
