@@ -3,6 +3,7 @@ package dev.titan.app;
 import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.engine.Modules;
 import dev.titan.l4.L4Module;
+import dev.titan.overlay.OverlayModule;
 import dev.titan.tunnel.TunnelModule;
 import io.netty.util.ResourceLeakDetector;
 import picocli.CommandLine;
@@ -14,7 +15,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Titan: L4 forwarder over scored endpoints, and a reverse tunnel (server and client); the L7 gateway and the overlay come later.",
         subcommands = {RunCommand.class, CheckCommand.class, StatusCommand.class, DemoCommand.class, ServerCommand.class,
-                ClientCommand.class, AotTrainingCommand.class, CommandLine.HelpCommand.class},
+                ClientCommand.class, PopCommand.class, EdgeCommand.class, AotTrainingCommand.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0  success", "  1  runtime failure (e.g. a port cannot be bound, status unreachable)",
                 "  2  invalid configuration or command line",
@@ -54,7 +55,7 @@ public final class Main implements Runnable {
     /** The configuration loader with every section the app's modules own (the tunnel's). */
     /** The modules of a Titan process: the forwarder's listeners and the reverse tunnel (fresh instances: they hold what they run). */
     static Modules modules() {
-        return Modules.of(new L4Module(), new TunnelModule());
+        return Modules.of(new L4Module(), new TunnelModule(), new OverlayModule());
     }
 
     static ConfigLoader configLoader() {

@@ -189,6 +189,50 @@ class CliEndToEndIT {
     }
 
     @Test
+    void popAndEdgeFromQuickFlagsCarryCurlThroughSocks5AndTheHttpProxy(@TempDir Path dir) throws Exception {
+        TestServers.TcpServer web = TestServers.http("via-the-edge", 0);
+        servers.add(web);
+        int socks = freePort();
+        int http = freePort();
+        int edges = freePort();
+        Process pop = titan(dir.resolve("pop.log"), "pop", "--socks", "127.0.0.1:" + socks, "--http", "127.0.0.1:" + http,
+                "--edges", "127.0.0.1:" + edges, "--user", "alice:alice-password", "--edge", "e1:edge-secret-1");
+        Process edge = titan(dir.resolve("edge.log"), "edge", "--pop", "ws://127.0.0.1:" + edges, "--id", "e1", "--secret", "edge-secret-1",
+                "--label", "country=us", "--allow", "127.0.0.0/8");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(dir.resolve("pop.log")).contains("tunnel of e1 connected"));
+
+        for (List<String> via : List.of(List.of("--socks5-hostname", "127.0.0.1:" + socks), List.of("-x", "http://127.0.0.1:" + http))) {
+            List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "5", "--proxy-user", "alice:alice-password"));
+            cmd.addAll(via);
+            cmd.add("http://localhost:" + web.port() + "/");
+            Process curl = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(curl.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(out).as("curl " + via).isEqualTo("via-the-edge");
+        }
+
+        signal(edge, "TERM");
+        signal(pop, "TERM");
+        assertThat(edge.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(pop.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(edge.exitValue()).isZero();
+        assertThat(pop.exitValue()).isZero();
+        for (String log : List.of("pop.log", "edge.log")) {
+            assertThat(Files.readString(dir.resolve(log))).as(log + " never shows a secret").doesNotContain("alice-password")
+                    .doesNotContain("edge-secret-1");
+        }
+    }
+
+    @Test
+    void anOpenPopIsRefusedAtStart(@TempDir Path dir) throws Exception {
+        Process p = titan(dir.resolve("pop.log"), "pop", "--socks", "127.0.0.1:" + freePort(), "--edges", "127.0.0.1:" + freePort(),
+                "--edge", "e1:edge-secret-1");
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        assertThat(Files.readString(dir.resolve("pop.log"))).contains("pop.users").contains("open proxy");
+    }
+
+    @Test
     void tunnelConfigProblemsAreReportedWithTheirPaths(@TempDir Path dir) throws Exception {
         Path cfg = dir.resolve("server.yaml");
         Files.writeString(cfg, """

@@ -24,6 +24,11 @@ public final class Edge implements AutoCloseable {
         client.start();
     }
 
+    /** Completes once a tunnel is up, or after {@code max}. */
+    public CompletableFuture<Void> firstTunnel(Duration max) {
+        return client.firstTunnel(max);
+    }
+
     /** Tunnels connected to PoPs now. */
     public int connectedTunnels() {
         return client.connectedTunnels();

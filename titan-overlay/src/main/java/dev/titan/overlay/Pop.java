@@ -1,11 +1,14 @@
 package dev.titan.overlay;
 
 import dev.titan.core.cluster.Cluster;
+import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
+import dev.titan.core.config.Section;
 import dev.titan.core.engine.ClusterRegistry;
 import dev.titan.core.ingress.Forwarder;
 import dev.titan.core.ingress.IngressFactory;
 import dev.titan.core.metrics.TitanMetrics;
+import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.route.Router;
 import dev.titan.core.store.ConfigStore;
@@ -19,6 +22,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The overlay's entrance: users connect over SOCKS5, an HTTP proxy or a mixed port; edges dial in
@@ -29,6 +34,7 @@ import java.util.concurrent.CompletableFuture;
  * copies bytes. The name is resolved at the edge.
  */
 public final class Pop implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Pop.class);
     /** The cluster of a PoP's edges. */
     public static final String EDGES = "pop:edges";
 
@@ -38,7 +44,8 @@ public final class Pop implements AutoCloseable {
      * without credentials, and whether anyone may use it ({@code open}, refused unless explicit).
      */
     public record Config(InetSocketAddress socks, InetSocketAddress http, InetSocketAddress mixed, TunnelServerConfig edges,
-                         List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout) {
+                         List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout)
+            implements Section {
         public Config {
             Objects.requireNonNull(edges, "edges");
             users = List.copyOf(users);
@@ -47,17 +54,40 @@ public final class Pop implements AutoCloseable {
                 throw new IllegalArgumentException("a PoP needs a socks, http or mixed port");
             }
         }
+
+        @Override
+        public String summary() {
+            List<String> ports = new ArrayList<>();
+            if (socks != null) {
+                ports.add("socks " + HostPort.format(socks));
+            }
+            if (http != null) {
+                ports.add("http " + HostPort.format(http));
+            }
+            if (mixed != null) {
+                ports.add("mixed " + HostPort.format(mixed));
+            }
+            return "PoP " + String.join(", ", ports) + "; edges dial in on " + HostPort.format(edges.listen()) + " (" + edges.users().size()
+                    + " edge id(s)); " + users.size() + " user(s)" + (sources.isEmpty() ? "" : ", " + sources.size() + " source rule(s)")
+                    + (open ? ", OPEN to anyone" : "");
+        }
+
+        /** The same ports: a reload can apply the rest in place. */
+        boolean samePorts(Config o) {
+            return Objects.equals(socks, o.socks) && Objects.equals(http, o.http) && Objects.equals(mixed, o.mixed)
+                    && edges.listen().equals(o.edges.listen());
+        }
     }
 
     /** Users admitted by the network they connect from, as {@code user}. */
     public record SourceRule(String network, String user) {
     }
 
-    private final Config config;
+    private volatile Config config;
     private final Transport transport;
     private final TitanMetrics metrics;
     private final TunnelServer edges;
-    private final ProxyUsers users;
+    private volatile ProxyUsers users;
     private final PopMeters meters;
     private final List<TcpListener> listeners = new ArrayList<>();
 
@@ -66,10 +96,27 @@ public final class Pop implements AutoCloseable {
         this.transport = transport;
         this.metrics = metrics;
         this.edges = new TunnelServer(config.edges(), transport, clusters, metrics, EDGES);
-        this.users = new ProxyUsers(new ConfigStore(config.users()),
-                config.sources().stream().map(r -> new ProxyUsers.SourceRule(dev.titan.core.net.Cidr.parse(r.network()), r.user())).toList(),
-                config.open());
+        this.users = users(config);
         this.meters = new PopMeters(metrics.registry());
+    }
+
+    private static ProxyUsers users(Config c) {
+        return new ProxyUsers(new ConfigStore(c.users()),
+                c.sources().stream().map(r -> new ProxyUsers.SourceRule(Cidr.parse(r.network()), r.user())).toList(), c.open());
+    }
+
+    /**
+     * Applies a reloaded configuration to new connections: users, source rules, openness, edge ids
+     * and secrets (edges no longer configured are ended). Other ports need a restart: refused with
+     * that reason, and the running configuration stays.
+     */
+    public void update(Config next) {
+        if (!config.samePorts(next)) {
+            throw new IllegalArgumentException("pop: the socks, http, mixed or edges.listen_addr port changed: applies at the next start");
+        }
+        edges.update(next.edges());
+        users = users(next);
+        config = next;
     }
 
     /** Opens the edge port and the proxy ports; returns the edge port's address. */
@@ -84,6 +131,7 @@ public final class Pop implements AutoCloseable {
         open("mixed", config.mixed(), router, (c, f) -> new MixedIngress(config.handshakeTimeout(),
                 () -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), users, meters),
                 () -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), users, meters), meters));
+        log.info("PoP: {}", config.summary());
         return at;
     }
 

@@ -109,6 +109,28 @@ public final class TunnelClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Completes once a tunnel is up, or after {@code max}, or when the client closes: a reload
+     * starts the replacing client and drains the old one only then, so that no stream is lost.
+     */
+    public CompletableFuture<Void> firstTunnel(Duration max) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        long end = System.nanoTime() + max.toNanos();
+        io.netty.channel.EventLoop loop = transport.group().next();
+        Runnable check = new Runnable() {
+            @Override
+            public void run() {
+                if (connected.get() > 0 || closed || System.nanoTime() >= end) {
+                    done.complete(null);
+                } else {
+                    loop.schedule(this, 20, TimeUnit.MILLISECONDS);
+                }
+            }
+        };
+        loop.execute(check);
+        return done;
+    }
+
     /** Tunnels currently connected and authenticated. */
     public int connectedTunnels() {
         return connected.get();

@@ -12,7 +12,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -148,15 +147,7 @@ public final class TunnelModule implements Module {
             log.info("reload: {} added", TunnelSections.CLIENT);
             return;
         }
-        Thread.ofPlatform().daemon().name("titan-tunnel-handover").start(() -> {
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (fresh.connectedTunnels() == 0 && System.nanoTime() < end) {
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
+        fresh.firstTunnel(Duration.ofSeconds(10)).thenRun(() -> {
             log.info("reload: tunnel client replaced ({} new tunnel(s) up); draining the old one", fresh.connectedTunnels());
             previous.drain(drain);
         });

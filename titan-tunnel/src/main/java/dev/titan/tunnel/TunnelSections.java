@@ -47,7 +47,8 @@ public final class TunnelSections {
         return Map.of(SERVER, TunnelSections::server, CLIENT, TunnelSections::client);
     }
 
-    static TunnelServerConfig server(ConfigNode n) {
+    /** Reads a tunnel server's keys from {@code n} (also an overlay PoP's {@code edges}). */
+    public static TunnelServerConfig server(ConfigNode n) {
         InetSocketAddress listen = n.parsed("listen_addr", new InetSocketAddress("0.0.0.0", 12080), HostPort::parseBindAddress);
         String exposeHost = n.string("expose_host", "0.0.0.0");
         String domain = n.string("domain", null);
@@ -95,7 +96,8 @@ public final class TunnelSections {
                 domain == null || domain.isBlank() ? null : domain.toLowerCase(Locale.ROOT), tls, wsPath);
     }
 
-    static TunnelClientConfig client(ConfigNode n) {
+    /** Reads a tunnel client's keys from {@code n} (also an overlay edge's); null when required keys are missing (reported). */
+    public static TunnelClientConfig client(ConfigNode n) {
         List<TunnelEndpoint> servers = new ArrayList<>();
         for (String s : n.strings("servers")) {
             try {

@@ -1,0 +1,172 @@
+package dev.titan.overlay;
+
+import dev.titan.core.config.ConfigNode;
+import dev.titan.core.config.HostPort;
+import dev.titan.core.config.SectionReader;
+import dev.titan.core.net.Cidr;
+import dev.titan.core.store.Store;
+import dev.titan.tunnel.TunnelClientConfig;
+import dev.titan.tunnel.TunnelSections;
+import dev.titan.tunnel.TunnelServerConfig;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The overlay's configuration sections:
+ * <pre>{@code
+ * pop:
+ *   socks: "0.0.0.0:1080"            # SOCKS5; any of socks, http, mixed
+ *   http: "0.0.0.0:8118"             # HTTP proxy (CONNECT and absolute-form)
+ *   mixed: "0.0.0.0:7890"            # both on one port, told apart by the first byte
+ *   users:
+ *     - { id: alice, password: "${ALICE_PASSWORD}" }
+ *   sources:                         # admitted without credentials, as that user
+ *     - { network: 10.1.0.0/16, user: alice }
+ *   allow_open: false                # true: anyone may use it (refused unless said)
+ *   edges:                           # where edges dial in: a tunnel server's keys, its users the edges
+ *     listen_addr: "0.0.0.0:8443"
+ *     tls: { cert: pop.crt, key: pop.key }
+ *     users: [ { id: e1, secret: "${E1_SECRET}" } ]
+ * edge:
+ *   servers: ["wss://pop.example.com:8443"]   # a tunnel client's keys, with no services
+ *   id: e1
+ *   secret: "${E1_SECRET}"
+ *   labels: { country: us, city: nyc, asn: "7922" }
+ *   egress: { allow: [192.0.2.0/24], deny: [203.0.113.0/24], deny_ports: [25], allow_domains: [], deny_domains: [] }
+ * }</pre>
+ */
+public final class OverlaySections {
+    public static final String POP = "pop";
+    public static final String EDGE = "edge";
+
+    private OverlaySections() {
+    }
+
+    public static Map<String, SectionReader> readers() {
+        return Map.of(POP, OverlaySections::pop, EDGE, OverlaySections::edge);
+    }
+
+    static Pop.Config pop(ConfigNode n) {
+        InetSocketAddress socks = port(n, "socks");
+        InetSocketAddress http = port(n, "http");
+        InetSocketAddress mixed = port(n, "mixed");
+        if (socks == null && http == null && mixed == null && !n.has("socks") && !n.has("http") && !n.has("mixed")) {
+            n.problem("socks", "a PoP needs at least one of socks, http and mixed");
+        }
+        List<Store.User> users = new ArrayList<>();
+        Set<String> ids = new HashSet<>();
+        for (ConfigNode u : n.list("users")) {
+            String id = u.required("id");
+            String password = u.required("password");
+            if (id != null && (id.isEmpty() || id.indexOf('-') >= 0 || id.indexOf(':') >= 0)) {
+                u.problem("id", "must be non-empty without '-' or ':' (they separate username parameters and the password), got '" + id + "'");
+            }
+            if (password != null && password.length() < 8) {
+                u.problem("password", "must be at least 8 characters (value not shown)");
+            }
+            u.finish();
+            if (id != null && !ids.add(id)) {
+                u.problem("id", "duplicate user id '" + id + "'");
+            }
+            if (id != null && password != null) {
+                users.add(new Store.User(id, password.getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null));
+            }
+        }
+        List<Pop.SourceRule> sources = new ArrayList<>();
+        for (ConfigNode s : n.list("sources")) {
+            String network = s.required("network");
+            String user = s.required("user");
+            s.finish();
+            if (network != null) {
+                try {
+                    Cidr.parse(network);
+                } catch (IllegalArgumentException e) {
+                    s.problem("network", e.getMessage());
+                    continue;
+                }
+            }
+            if (user != null && !ids.contains(user)) {
+                s.problem("user", "names no user of pop.users: '" + user + "'");
+            }
+            if (network != null && user != null) {
+                sources.add(new Pop.SourceRule(network, user));
+            }
+        }
+        boolean open = n.bool("allow_open", false);
+        if (users.isEmpty() && sources.isEmpty() && !open && !n.problems().list().stream().anyMatch(p -> p.startsWith(n.pathOf("users")))) {
+            n.problem("users", "is required: a PoP without users, sources or allow_open: true would be an open proxy");
+        }
+        Duration handshake = n.duration("handshake_timeout", Duration.ofSeconds(10), Duration.ofMillis(100));
+        Duration idle = n.duration("idle_timeout", Duration.ofMinutes(10), Duration.ZERO);
+        ConfigNode e = n.child("edges");
+        TunnelServerConfig edges = null;
+        if (!e.isPresent()) {
+            n.problem("edges", "is required: where edges dial in (listen_addr) and who they are (users: id, secret)");
+        } else {
+            edges = TunnelSections.server(e);
+        }
+        n.finish();
+        if (edges == null || (socks == null && http == null && mixed == null)) {
+            return null; // problems already reported
+        }
+        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle);
+    }
+
+    private static InetSocketAddress port(ConfigNode n, String key) {
+        return n.has(key) ? n.parsed(key, null, HostPort::parseBindAddress) : null;
+    }
+
+    static EdgeConfig edge(ConfigNode n) {
+        EgressPolicy egress = egress(n.child("egress"));
+        if (n.has("services")) {
+            n.problem("services", "an edge publishes no services: it connects wherever its PoPs' users ask, as egress allows");
+        }
+        TunnelClientConfig tunnels = TunnelSections.client(n); // reads the rest and finishes the node
+        return tunnels == null || egress == null ? null : new EdgeConfig(tunnels, egress);
+    }
+
+    private static EgressPolicy egress(ConfigNode n) {
+        if (!n.isPresent()) {
+            return EgressPolicy.allowing(List.of());
+        }
+        List<Cidr> allow = cidrs(n, "allow");
+        List<Cidr> deny = cidrs(n, "deny");
+        Set<Integer> ports = new HashSet<>(EgressPolicy.DEFAULT_DENY_PORTS);
+        if (n.has("deny_ports")) {
+            ports.clear();
+            for (String p : n.strings("deny_ports")) {
+                try {
+                    int port = Integer.parseInt(p.strip());
+                    if (port < 1 || port > 65_535) {
+                        throw new NumberFormatException();
+                    }
+                    ports.add(port);
+                } catch (NumberFormatException ex) {
+                    n.problem("deny_ports", "'" + p + "' is not a port (1-65535)");
+                }
+            }
+        }
+        List<String> allowDomains = n.strings("allow_domains");
+        List<String> denyDomains = n.strings("deny_domains");
+        n.finish();
+        return new EgressPolicy(allow, deny, ports, allowDomains, denyDomains);
+    }
+
+    private static List<Cidr> cidrs(ConfigNode n, String key) {
+        List<Cidr> out = new ArrayList<>();
+        for (String s : n.strings(key)) {
+            try {
+                out.add(Cidr.parse(s));
+            } catch (IllegalArgumentException e) {
+                n.problem(key, e.getMessage());
+            }
+        }
+        return out;
+    }
+}
