@@ -39,6 +39,11 @@ public final class Edge implements AutoCloseable {
         return client.activeStreams();
     }
 
+    /** User connections this edge has carried to their target so far. */
+    public long streamsServed() {
+        return client.streamsServed();
+    }
+
     /** Targets its egress policy refused so far. */
     public long refusedTargets() {
         return targets.refused.sum();

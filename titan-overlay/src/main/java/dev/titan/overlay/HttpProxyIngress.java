@@ -32,16 +32,15 @@ import java.util.Locale;
  * another host never rides on a connection relayed to the first one.
  */
 final class HttpProxyIngress extends Ingress {
-    private final ProxyUsers users;
-    private final PopMeters meters;
+    private final PopContext pop;
+    private String refusal;
     private HttpHead head;
     private boolean connect;
     private String origin;
 
-    HttpProxyIngress(String listener, Forwarder forwarder, Duration timeout, ProxyUsers users, PopMeters meters) {
+    HttpProxyIngress(String listener, Forwarder forwarder, Duration timeout, PopContext pop) {
         super(listener, forwarder, timeout);
-        this.users = users;
-        this.meters = meters;
+        this.pop = pop;
     }
 
     @Override
@@ -52,10 +51,10 @@ final class HttpProxyIngress extends Ingress {
         }
         String user = user(ctx, h);
         if (user == null) {
-            meters.authFailed("http");
+            pop.meters.authFailed("http");
             in.skipBytes(in.readableBytes());
             HttpIngress.respond(ctx.channel(), 407, "Proxy-Authenticate: Basic realm=\"titan\"\r\n",
-                    "proxy credentials are missing or wrong");
+                    refusal != null ? refusal : "proxy credentials are missing or wrong");
             return null;
         }
         head = h;
@@ -113,9 +112,17 @@ final class HttpProxyIngress extends Ingress {
                 return null;
             }
             int colon = decoded.indexOf(':');
-            return colon < 0 ? null : users.authenticate(decoded.substring(0, colon), decoded.substring(colon + 1));
+            if (colon < 0) {
+                return null;
+            }
+            try {
+                return pop.authenticate(decoded.substring(0, colon), decoded.substring(colon + 1).getBytes(StandardCharsets.UTF_8));
+            } catch (IllegalArgumentException e) {
+                refusal = "username: " + e.getMessage();
+                return null;
+            }
         }
-        return users.bySource((InetSocketAddress) ctx.channel().remoteAddress());
+        return pop.users.bySource((InetSocketAddress) ctx.channel().remoteAddress());
     }
 
     @Override
@@ -139,6 +146,7 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
+        pop.connected(route.request(), client);
         if (connect) {
             client.writeAndFlush(Unpooled.copiedBuffer("HTTP/1.1 200 Connection established\r\n\r\n", StandardCharsets.ISO_8859_1), client.voidPromise());
         }
@@ -146,8 +154,8 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected void refused(Channel client, Router.Route route, Throwable cause) {
-        ProxyFailure f = ProxyFailure.of(cause);
-        meters.failed(f.error());
+        ProxyFailure f = PopContext.failure(route.eligible(), cause);
+        pop.meters.failed(f.error());
         PopLog.failed(route.request(), f);
         if (client.isActive()) {
             HttpIngress.respond(client, f.httpStatus(), "Proxy-Status: " + f.proxyStatus() + "\r\n", f.detail());

@@ -60,10 +60,15 @@ public final class OverlaySections {
             n.problem("socks", "a PoP needs at least one of socks, http and mixed");
         }
         List<Store.User> users = new ArrayList<>();
+        Map<String, RoutingPolicy> routing = new java.util.HashMap<>();
         Set<String> ids = new HashSet<>();
         for (ConfigNode u : n.list("users")) {
             String id = u.required("id");
             String password = u.required("password");
+            RoutingPolicy policy = routing(u.child("routing"));
+            if (id != null && policy != null) {
+                routing.put(id, policy);
+            }
             if (id != null && (id.isEmpty() || id.indexOf('-') >= 0 || id.indexOf(':') >= 0)) {
                 u.problem("id", "must be non-empty without '-' or ':' (they separate username parameters and the password), got '" + id + "'");
             }
@@ -115,7 +120,29 @@ public final class OverlaySections {
         if (edges == null || (socks == null && http == null && mixed == null)) {
             return null; // problems already reported
         }
-        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle);
+        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing);
+    }
+
+    /** {@code routing: { mode: auto|rotating|timed|manual, interval: 10m, edge: e1, labels: { country: us } }}, or null when absent. */
+    private static RoutingPolicy routing(ConfigNode r) {
+        if (!r.isPresent()) {
+            return null;
+        }
+        String mode = r.choice("mode", "auto", List.of("auto", "rotating", "timed", "manual"));
+        Duration interval = r.has("interval") ? r.duration("interval", Duration.ofMinutes(10), Duration.ofSeconds(1)) : null;
+        String edge = r.string("edge", null);
+        Map<String, String> labels = new java.util.HashMap<>();
+        r.stringMap("labels").forEach((k, v) -> labels.put(k, v.toLowerCase(java.util.Locale.ROOT)));
+        r.finish();
+        if (mode.equals("timed") && interval == null) {
+            r.problem("interval", "is required for timed routing (how often the user's edge changes, e.g. 10m)");
+            return null;
+        }
+        if (mode.equals("manual") && edge == null && labels.isEmpty()) {
+            r.problem("edge", "manual routing needs an edge or labels");
+            return null;
+        }
+        return new RoutingPolicy(RoutingPolicy.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT)), interval, edge, labels);
     }
 
     private static InetSocketAddress port(ConfigNode n, String key) {

@@ -1,6 +1,13 @@
 package dev.titan.overlay;
 
 import dev.titan.core.cluster.Cluster;
+import dev.titan.core.cluster.Endpoint;
+import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.time.Clock;
+import dev.titan.tunnel.ServerSession;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.ListenerConfig;
 import dev.titan.core.config.Section;
@@ -44,12 +51,14 @@ public final class Pop implements AutoCloseable {
      * without credentials, and whether anyone may use it ({@code open}, refused unless explicit).
      */
     public record Config(InetSocketAddress socks, InetSocketAddress http, InetSocketAddress mixed, TunnelServerConfig edges,
-                         List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout)
+                         List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout,
+                         Map<String, RoutingPolicy> routing)
             implements Section {
         public Config {
             Objects.requireNonNull(edges, "edges");
             users = List.copyOf(users);
             sources = List.copyOf(sources);
+            routing = Map.copyOf(routing);
             if (socks == null && http == null && mixed == null) {
                 throw new IllegalArgumentException("a PoP needs a socks, http or mixed port");
             }
@@ -87,17 +96,20 @@ public final class Pop implements AutoCloseable {
     private final Transport transport;
     private final TitanMetrics metrics;
     private final TunnelServer edges;
-    private volatile ProxyUsers users;
-    private final PopMeters meters;
+    private final PopContext context;
     private final List<TcpListener> listeners = new ArrayList<>();
 
     public Pop(Config config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics) {
+        this(config, transport, clusters, metrics, Clock.SYSTEM);
+    }
+
+    /** A PoP whose sessions and timed routing read {@code clock}. */
+    Pop(Config config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics, Clock clock) {
         this.config = config;
         this.transport = transport;
         this.metrics = metrics;
         this.edges = new TunnelServer(config.edges(), transport, clusters, metrics, EDGES);
-        this.users = users(config);
-        this.meters = new PopMeters(metrics.registry());
+        this.context = new PopContext(users(config), new PopMeters(metrics.registry()), new EdgeRouting(config.routing(), clock));
     }
 
     private static ProxyUsers users(Config c) {
@@ -115,24 +127,48 @@ public final class Pop implements AutoCloseable {
             throw new IllegalArgumentException("pop: the socks, http, mixed or edges.listen_addr port changed: applies at the next start");
         }
         edges.update(next.edges());
-        users = users(next);
+        context.users = users(next);
+        context.routing.policies(next.routing());
         config = next;
     }
 
     /** Opens the edge port and the proxy ports; returns the edge port's address. */
     public InetSocketAddress start() {
         InetSocketAddress at = edges.start();
-        Router router = request -> {
-            Cluster c = edges.sharedCluster();
-            return c == null ? null : new Router.Route(c, request);
-        };
-        open("socks", config.socks(), router, (c, f) -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), users, meters));
-        open("http_proxy", config.http(), router, (c, f) -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), users, meters));
+        Router router = this::route;
+        open("socks", config.socks(), router, (c, f) -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), context));
+        open("http_proxy", config.http(), router, (c, f) -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), context));
         open("mixed", config.mixed(), router, (c, f) -> new MixedIngress(config.handshakeTimeout(),
-                () -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), users, meters),
-                () -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), users, meters), meters));
+                () -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), context),
+                () -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), context), context.meters));
         log.info("PoP: {}", config.summary());
         return at;
+    }
+
+    /** Every request goes to the edge cluster, to the edges its user's routing allows. */
+    private Router.Route route(DestinationRequest request) {
+        Cluster c = edges.sharedCluster();
+        if (c == null) {
+            return null;
+        }
+        if (request.user() == null) {
+            return new Router.Route(c, request);
+        }
+        EdgeRouting.Decision d = context.routing.decide(UserParams.parse(request.user()), new ClusterEdges(c));
+        return new Router.Route(c, request, d.eligible());
+    }
+
+    /** The edge cluster as routing sees it: the core picker's choice among live tunnels. */
+    private record ClusterEdges(Cluster cluster) implements EdgeRouting.Edges {
+        @Override
+        public Endpoint choose(Predicate<Endpoint> eligible) {
+            return cluster.choose(0, Set.of(), eligible.and(ServerSession::isLive));
+        }
+
+        @Override
+        public boolean live(Endpoint e) {
+            return ServerSession.isLive(e);
+        }
     }
 
     private void open(String name, InetSocketAddress at, Router router, IngressFactory ingress) {

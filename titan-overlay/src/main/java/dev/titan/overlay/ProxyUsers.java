@@ -4,7 +4,6 @@ import dev.titan.core.net.Cidr;
 import dev.titan.core.store.Store;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
 
@@ -38,10 +37,6 @@ final class ProxyUsers {
             return null;
         }
         return u.secretEquals(password) ? u.id() : null;
-    }
-
-    String authenticate(String name, String password) {
-        return authenticate(name, password.getBytes(StandardCharsets.UTF_8));
     }
 
     /** The user a connection from {@code client} is admitted as without credentials, or null. */

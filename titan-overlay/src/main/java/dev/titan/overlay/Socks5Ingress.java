@@ -24,6 +24,7 @@ import java.time.Duration;
  * on a proxy configured as open.
  */
 final class Socks5Ingress extends Ingress {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger("dev.titan.overlay.pop");
     private static final int VERSION = 5;
     private static final int NO_AUTH = 0x00;
     private static final int USER_PASSWORD = 0x02;
@@ -35,15 +36,13 @@ final class Socks5Ingress extends Ingress {
 
     private enum Stage { GREETING, AUTH, REQUEST }
 
-    private final ProxyUsers users;
-    private final PopMeters meters;
+    private final PopContext pop;
     private Stage stage = Stage.GREETING;
     private String user;
 
-    Socks5Ingress(String listener, Forwarder forwarder, Duration timeout, ProxyUsers users, PopMeters meters) {
+    Socks5Ingress(String listener, Forwarder forwarder, Duration timeout, PopContext pop) {
         super(listener, forwarder, timeout);
-        this.users = users;
-        this.meters = meters;
+        this.pop = pop;
     }
 
     @Override
@@ -94,7 +93,7 @@ final class Socks5Ingress extends Ingress {
             offersPassword |= m == USER_PASSWORD;
         }
         in.skipBytes(2 + n);
-        String bySource = offersNone ? users.bySource((InetSocketAddress) ctx.channel().remoteAddress()) : null;
+        String bySource = offersNone ? pop.users.bySource((InetSocketAddress) ctx.channel().remoteAddress()) : null;
         if (bySource != null) {
             user = bySource;
             reply(ctx, VERSION, NO_AUTH);
@@ -103,7 +102,7 @@ final class Socks5Ingress extends Ingress {
             reply(ctx, VERSION, USER_PASSWORD);
             stage = Stage.AUTH;
         } else {
-            meters.authFailed("socks5");
+            pop.meters.authFailed("socks5");
             ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, (byte) NO_ACCEPTABLE})).addListener(ChannelFutureListener.CLOSE);
             in.skipBytes(in.readableBytes());
             return false;
@@ -132,9 +131,14 @@ final class Socks5Ingress extends Ingress {
         byte[] password = new byte[plen];
         in.getBytes(r + 3 + ulen, password);
         in.skipBytes(3 + ulen + plen);
-        user = users.authenticate(name, password);
+        try {
+            user = pop.authenticate(name, password);
+        } catch (IllegalArgumentException e) {
+            user = null;
+            log.info("[PROXY_FAILED] client={} error=http_request_denied (username: {})", ctx.channel().remoteAddress(), e.getMessage());
+        }
         if (user == null) {
-            meters.authFailed("socks5");
+            pop.meters.authFailed("socks5");
             ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {1, 1})).addListener(ChannelFutureListener.CLOSE);
             in.skipBytes(in.readableBytes());
             return false;
@@ -192,13 +196,14 @@ final class Socks5Ingress extends Ingress {
 
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
+        pop.connected(route.request(), client);
         client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}), client.voidPromise());
     }
 
     @Override
     protected void refused(Channel client, Router.Route route, Throwable cause) {
-        ProxyFailure f = ProxyFailure.of(cause);
-        meters.failed(f.error());
+        ProxyFailure f = PopContext.failure(route.eligible(), cause);
+        pop.meters.failed(f.error());
         PopLog.failed(route.request(), f);
         failAndClose(client, f.socksReply());
     }

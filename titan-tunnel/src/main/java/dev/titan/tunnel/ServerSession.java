@@ -83,6 +83,12 @@ public final class ServerSession {
         return !goAwayReceived && channel.isActive() && activeStreams.get() < maxStreams;
     }
 
+    /** Whether {@code e} is a tunnel that is still connected and takes new streams (not draining). */
+    public static boolean isLive(dev.titan.core.cluster.Endpoint e) {
+        ServerSession s = e.attachment(ServerSession.class);
+        return s != null && !s.goAwayReceived && s.channel.isActive();
+    }
+
     /** The client sent GOAWAY: no new streams on this tunnel. On the tunnel's loop. */
     void goAwayReceived() {
         goAwayReceived = true;

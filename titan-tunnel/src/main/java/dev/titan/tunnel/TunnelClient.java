@@ -131,6 +131,11 @@ public final class TunnelClient implements AutoCloseable {
         return done;
     }
 
+    /** Streams the servers opened to this client so far that reached their target. */
+    public long streamsServed() {
+        return meters.streams.sum();
+    }
+
     /** Tunnels currently connected and authenticated. */
     public int connectedTunnels() {
         return connected.get();

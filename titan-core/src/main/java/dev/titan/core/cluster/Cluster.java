@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -312,12 +313,21 @@ public final class Cluster implements AutoCloseable {
      * after {@code exclude}. Counts the pick.
      */
     public Endpoint pick(long hashKey, Set<Endpoint> exclude) {
-        PickContext ctx = new PickContext(hashKey, exclude, clock.nanos());
-        Endpoint e = routing.pick(balancer, ctx);
+        return pick(hashKey, exclude, null);
+    }
+
+    /** The same among the endpoints {@code eligible} accepts (null: any). */
+    public Endpoint pick(long hashKey, Set<Endpoint> exclude, Predicate<Endpoint> eligible) {
+        Endpoint e = choose(hashKey, exclude, eligible);
         if (e != null) {
             stats.picked(e);
         }
         return e;
+    }
+
+    /** The balancer's choice as {@link #pick}, without counting it: for a module that decides ahead of a connect (a sticky session's edge). */
+    public Endpoint choose(long hashKey, Set<Endpoint> exclude, Predicate<Endpoint> eligible) {
+        return routing.pick(balancer, new PickContext(hashKey, exclude, clock.nanos(), eligible));
     }
 
     /**
@@ -326,7 +336,12 @@ public final class Cluster implements AutoCloseable {
      * another endpoint with the same first bytes ({@link ConnectAttempts}).
      */
     public Future<Connection> connect(EventLoop loop, DestinationRequest request) {
-        return attempts.connect(loop, request);
+        return attempts.connect(loop, request, null);
+    }
+
+    /** The same among the endpoints {@code eligible} accepts (null: any); none of them: {@link NoEndpointException}. */
+    public Future<Connection> connect(EventLoop loop, DestinationRequest request, Predicate<Endpoint> eligible) {
+        return attempts.connect(loop, request, eligible);
     }
 
     /** Reports that a real connection to {@code e} failed after connecting (e.g. reset before any reply). */

@@ -11,6 +11,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,20 +42,20 @@ final class ConnectAttempts {
         this.clock = clock;
     }
 
-    Future<Cluster.Connection> connect(EventLoop loop, DestinationRequest request) {
+    Future<Cluster.Connection> connect(EventLoop loop, DestinationRequest request, Predicate<Endpoint> eligible) {
         Promise<Cluster.Connection> promise = loop.newPromise();
         long hash = request.client() == null ? 0 : Hashing.hash(request.client().getAddress());
-        attempt(loop, request, hash, new HashSet<>(2), cluster.config().connectAttempts(), promise, null);
+        attempt(loop, request, eligible, hash, new HashSet<>(2), cluster.config().connectAttempts(), promise, null);
         return promise;
     }
 
-    private void attempt(EventLoop loop, DestinationRequest request, long hashKey, Set<Endpoint> tried, int left,
+    private void attempt(EventLoop loop, DestinationRequest request, Predicate<Endpoint> eligible, long hashKey, Set<Endpoint> tried, int left,
                          Promise<Cluster.Connection> promise, Throwable last) {
         if (cluster.closed) {
             promise.tryFailure(new IllegalStateException("cluster " + cluster.name() + " is closed"));
             return;
         }
-        Endpoint e = cluster.pick(hashKey, tried);
+        Endpoint e = cluster.pick(hashKey, tried, eligible);
         if (e == null) {
             stats.noEndpoint();
             promise.tryFailure(last != null ? last : new Cluster.NoEndpointException(cluster.name()));
@@ -91,7 +92,7 @@ final class ConnectAttempts {
             if (left > 1 && !promise.isDone()) {
                 log.debug("cluster {}: connect to {} failed ({}), retrying on another endpoint", cluster.name(), chosen, f.cause().toString());
                 stats.retried();
-                attempt(loop, request, hashKey, tried, left - 1, promise, f.cause());
+                attempt(loop, request, eligible, hashKey, tried, left - 1, promise, f.cause());
             } else {
                 promise.tryFailure(f.cause());
             }

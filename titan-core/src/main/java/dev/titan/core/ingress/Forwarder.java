@@ -74,7 +74,7 @@ public final class Forwarder {
         long start = System.nanoTime();
         Cluster cluster = route.cluster();
         DestinationRequest request = route.request();
-        cluster.connect(client.eventLoop(), request).addListener((Future<Cluster.Connection> f) -> {
+        cluster.connect(client.eventLoop(), request, route.eligible()).addListener((Future<Cluster.Connection> f) -> {
             request.release();
             if (!f.isSuccess()) {
                 Throwable cause = f.cause();

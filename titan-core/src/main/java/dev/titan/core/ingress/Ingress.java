@@ -122,11 +122,11 @@ public abstract class Ingress extends TimedDecoder {
             return;
         }
         DestinationRequest routed = route.request().withFirstBytes(firstBytes(ctx, in, route.request()));
+        Router.Route forwarded = route.with(routed);
         Channel ch = ctx.channel();
         ch.config().setAutoRead(false);
         RelayOptions.apply(ch);
         ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput());
-        Router.Route forwarded = new Router.Route(route.cluster(), routed);
         forwarder.forward(ch, forwarded, new Forwarder.Reply() {
             @Override
             public void refused(Channel client, Throwable cause) {

@@ -1,5 +1,8 @@
 package dev.titan.core.route;
 
+import dev.titan.core.cluster.Endpoint;
+import java.util.function.Predicate;
+
 import dev.titan.core.cluster.Cluster;
 
 /**
@@ -12,7 +15,19 @@ public interface Router {
     /** Where {@code request} goes, or null when nothing serves it. */
     Route route(DestinationRequest request);
 
-    /** A routing decision: the cluster, and the request as its connector sees it (a module may name the target). */
-    record Route(Cluster cluster, DestinationRequest request) {
+    /**
+     * A routing decision: the cluster, the request as its connector sees it (a module may name the
+     * target), and which of the cluster's endpoints may take it (null: any; an overlay user's label
+     * filter or sticky session narrows it). The cluster's balancer still chooses among those.
+     */
+    record Route(Cluster cluster, DestinationRequest request, Predicate<Endpoint> eligible) {
+        public Route(Cluster cluster, DestinationRequest request) {
+            this(cluster, request, null);
+        }
+
+        /** The same decision for {@code next} (the request with its first bytes, say). */
+        public Route with(DestinationRequest next) {
+            return new Route(cluster, next, eligible);
+        }
     }
 }
