@@ -57,6 +57,12 @@ final class HttpProxyIngress extends Ingress {
                     refusal != null ? refusal : "proxy credentials are missing or wrong");
             return null;
         }
+        ProxyFailure limited = pop.admit(user, ctx.channel());
+        if (limited != null) {
+            in.skipBytes(in.readableBytes());
+            HttpIngress.respond(ctx.channel(), limited.httpStatus(), "Proxy-Status: " + limited.proxyStatus() + "\r\n", limited.detail());
+            return null;
+        }
         head = h;
         String host;
         int port;
@@ -146,7 +152,7 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
-        pop.connected(route.request(), client);
+        pop.connected(route.request(), client, up.channel());
         if (connect) {
             client.writeAndFlush(Unpooled.copiedBuffer("HTTP/1.1 200 Connection established\r\n\r\n", StandardCharsets.ISO_8859_1), client.voidPromise());
         }

@@ -3,6 +3,7 @@ package dev.titan.overlay;
 import dev.titan.core.config.ConfigNode;
 import dev.titan.core.config.HostPort;
 import dev.titan.core.config.SectionReader;
+import dev.titan.core.limit.RateLimiter;
 import dev.titan.core.net.Cidr;
 import dev.titan.core.store.Store;
 import dev.titan.tunnel.TunnelClientConfig;
@@ -75,12 +76,13 @@ public final class OverlaySections {
             if (password != null && password.length() < 8) {
                 u.problem("password", "must be at least 8 characters (value not shown)");
             }
+            Store.Limits limits = limits(u);
             u.finish();
             if (id != null && !ids.add(id)) {
                 u.problem("id", "duplicate user id '" + id + "'");
             }
             if (id != null && password != null) {
-                users.add(new Store.User(id, password.getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null));
+                users.add(new Store.User(id, password.getBytes(StandardCharsets.UTF_8), limits, null));
             }
         }
         List<Pop.SourceRule> sources = new ArrayList<>();
@@ -121,6 +123,45 @@ public final class OverlaySections {
             return null; // problems already reported
         }
         return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing);
+    }
+
+    /**
+     * A user's limits: {@code max_connections}, {@code max_new_per_second}, {@code bandwidth}
+     * ({@code 100mbit} each way, or {@code { up: 20mbit, down: 100mbit }}), {@code quota}
+     * ({@code 10GB} in total, or {@code { bytes: 10GB, period: total|day|month }}).
+     */
+    private static Store.Limits limits(ConfigNode u) {
+        int maxConnections = u.integer("max_connections", 0, 0, 10_000_000);
+        int maxNew = u.integer("max_new_per_second", 0, 0, 10_000_000);
+        long up = 0;
+        long down = 0;
+        if (u.has("bandwidth")) {
+            if (u.isMapping("bandwidth")) {
+                ConfigNode b = u.child("bandwidth");
+                up = b.has("up") ? b.parsed("up", 0L, RateLimiter::parseRate) : 0;
+                down = b.has("down") ? b.parsed("down", 0L, RateLimiter::parseRate) : 0;
+                b.finish();
+            } else {
+                up = down = u.parsed("bandwidth", 0L, RateLimiter::parseRate);
+            }
+        }
+        long quota = 0;
+        Store.QuotaPeriod period = Store.QuotaPeriod.TOTAL;
+        if (u.has("quota")) {
+            if (u.isMapping("quota")) {
+                ConfigNode q = u.child("quota");
+                Long bytes = q.has("bytes") ? q.parsed("bytes", 0L, RateLimiter::parseSize) : null;
+                if (bytes == null) {
+                    q.problem("bytes", "is required: how much traffic, e.g. 10GB");
+                }
+                quota = bytes == null ? 0 : bytes;
+                period = Store.QuotaPeriod.valueOf(q.choice("period", "total", List.of("total", "day", "month")).toUpperCase(java.util.Locale.ROOT));
+                q.finish();
+            } else {
+                quota = u.parsed("quota", 0L, RateLimiter::parseSize);
+            }
+        }
+        return new Store.Limits(maxConnections, up, down, maxNew, quota, period);
     }
 
     /** {@code routing: { mode: auto|rotating|timed|manual, interval: 10m, edge: e1, labels: { country: us } }}, or null when absent. */

@@ -15,6 +15,7 @@ import dev.titan.core.engine.ClusterRegistry;
 import dev.titan.core.ingress.Forwarder;
 import dev.titan.core.ingress.IngressFactory;
 import dev.titan.core.metrics.TitanMetrics;
+import dev.titan.core.limit.UserAccounts;
 import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.route.Router;
@@ -97,7 +98,10 @@ public final class Pop implements AutoCloseable {
     private final TitanMetrics metrics;
     private final TunnelServer edges;
     private final PopContext context;
+    /** The proxy users, their limits and their usage, which a reload keeps. */
+    private final ConfigStore store;
     private final List<TcpListener> listeners = new ArrayList<>();
+    private List<io.micrometer.core.instrument.Meter> edgeMeters = List.of();
 
     public Pop(Config config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics) {
         this(config, transport, clusters, metrics, Clock.SYSTEM);
@@ -109,11 +113,13 @@ public final class Pop implements AutoCloseable {
         this.transport = transport;
         this.metrics = metrics;
         this.edges = new TunnelServer(config.edges(), transport, clusters, metrics, EDGES);
-        this.context = new PopContext(users(config), new PopMeters(metrics.registry()), new EdgeRouting(config.routing(), clock));
+        this.store = new ConfigStore(config.users());
+        this.context = new PopContext(users(store, config), new PopMeters(metrics.registry()), new EdgeRouting(config.routing(), clock),
+                new UserAccounts(store));
     }
 
-    private static ProxyUsers users(Config c) {
-        return new ProxyUsers(new ConfigStore(c.users()),
+    private static ProxyUsers users(Store store, Config c) {
+        return new ProxyUsers(store,
                 c.sources().stream().map(r -> new ProxyUsers.SourceRule(Cidr.parse(r.network()), r.user())).toList(), c.open());
     }
 
@@ -127,7 +133,8 @@ public final class Pop implements AutoCloseable {
             throw new IllegalArgumentException("pop: the socks, http, mixed or edges.listen_addr port changed: applies at the next start");
         }
         edges.update(next.edges());
-        context.users = users(next);
+        store.replaceUsers(next.users());
+        context.users = users(store, next);
         context.routing.policies(next.routing());
         config = next;
     }
@@ -135,6 +142,7 @@ public final class Pop implements AutoCloseable {
     /** Opens the edge port and the proxy ports; returns the edge port's address. */
     public InetSocketAddress start() {
         InetSocketAddress at = edges.start();
+        edgeMeters = edges.bindMetrics(metrics.registry()); // per edge: tunnels, streams, bytes
         Router router = this::route;
         open("socks", config.socks(), router, (c, f) -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), context));
         open("http_proxy", config.http(), router, (c, f) -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), context));
@@ -201,8 +209,14 @@ public final class Pop implements AutoCloseable {
         return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
 
+    /** Where the PoP's users, their limits and their usage are kept. */
+    public Store store() {
+        return store;
+    }
+
     @Override
     public void close() {
+        edgeMeters.forEach(metrics.registry()::remove);
         listeners.forEach(TcpListener::stopAccepting);
         edges.close();
     }

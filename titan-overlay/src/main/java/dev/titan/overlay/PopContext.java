@@ -1,6 +1,8 @@
 package dev.titan.overlay;
 
 import dev.titan.core.cluster.Endpoint;
+import dev.titan.core.limit.UserAccounts;
+import dev.titan.core.net.Relay;
 import dev.titan.core.route.DestinationRequest;
 import io.netty.channel.Channel;
 import java.util.function.Predicate;
@@ -13,11 +15,31 @@ final class PopContext {
     volatile ProxyUsers users;
     final PopMeters meters;
     final EdgeRouting routing;
+    final UserAccounts accounts;
 
-    PopContext(ProxyUsers users, PopMeters meters, EdgeRouting routing) {
+    PopContext(ProxyUsers users, PopMeters meters, EdgeRouting routing, UserAccounts accounts) {
         this.users = users;
         this.meters = meters;
         this.routing = routing;
+        this.accounts = accounts;
+    }
+
+    /**
+     * Admits a new connection of {@code username} (with its parameters) on {@code client}, holding its
+     * place until the client closes; or the failure to answer (quota used up, too many connections
+     * open or opened per second).
+     */
+    ProxyFailure admit(String username, Channel client) {
+        String user = UserParams.parse(username).user();
+        String why = accounts.admit(user, client);
+        if (why == null) {
+            return null;
+        }
+        ProxyFailure f = why.startsWith("quota")
+                ? new ProxyFailure("http_request_denied", ProxyFailure.SOCKS_NOT_ALLOWED, 403, why)
+                : new ProxyFailure("connection_limit_reached", ProxyFailure.SOCKS_GENERAL, 429, why);
+        meters.failed(f.error());
+        return f;
     }
 
     /**
@@ -35,11 +57,17 @@ final class PopContext {
         return eligible instanceof Refused r ? r.failure() : ProxyFailure.of(cause);
     }
 
-    /** A connection was connected: a sticky session counts it as in use. */
-    void connected(DestinationRequest request, Channel client) {
-        if (request.user() != null) {
-            routing.opened(UserParams.parse(request.user()), client);
+    /**
+     * A connection was connected, its relay about to start: a sticky session counts it as in use, and
+     * the user's usage, bandwidth limits, quota and meters account for its upstream.
+     */
+    void connected(DestinationRequest request, Channel client, Channel upstream) {
+        if (request.user() == null) {
+            return;
         }
+        UserParams p = UserParams.parse(request.user());
+        routing.opened(p, client);
+        Relay.account(upstream, accounts.accounting(p.user(), upstream, meters.user(p.user())));
     }
 
     /** The routing's refusal, as the eligibility of a route that nothing may take. */

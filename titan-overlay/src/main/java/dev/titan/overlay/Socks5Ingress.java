@@ -98,6 +98,9 @@ final class Socks5Ingress extends Ingress {
             user = bySource;
             reply(ctx, VERSION, NO_AUTH);
             stage = Stage.REQUEST;
+            if (refusedByLimits(ctx, in)) {
+                return false;
+            }
         } else if (offersPassword) {
             reply(ctx, VERSION, USER_PASSWORD);
             stage = Stage.AUTH;
@@ -145,6 +148,18 @@ final class Socks5Ingress extends Ingress {
         }
         reply(ctx, 1, 0);
         stage = Stage.REQUEST;
+        return !refusedByLimits(ctx, in);
+    }
+
+    /** The user's limits refuse this connection: a failure reply (after the login's success, as a request's) and close. */
+    private boolean refusedByLimits(ChannelHandlerContext ctx, ByteBuf in) {
+        ProxyFailure no = pop.admit(user, ctx.channel());
+        if (no == null) {
+            return false;
+        }
+        log.info("[PROXY_FAILED] user={} client={} error={} ({})", user, ctx.channel().remoteAddress(), no.error(), no.detail());
+        in.skipBytes(in.readableBytes());
+        failAndClose(ctx.channel(), no.socksReply());
         return true;
     }
 
@@ -196,7 +211,7 @@ final class Socks5Ingress extends Ingress {
 
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
-        pop.connected(route.request(), client);
+        pop.connected(route.request(), client, up.channel());
         client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}), client.voidPromise());
     }
 

@@ -7,6 +7,8 @@ import dev.titan.core.config.ConfigException;
 import dev.titan.core.config.ConfigLoader;
 import dev.titan.core.config.TitanConfig;
 import dev.titan.core.net.Cidr;
+import dev.titan.core.store.Store;
+import java.util.Map;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -101,5 +103,44 @@ class OverlaySectionsTest {
                 .anyMatch(p -> p.startsWith("edge.egress.allow:") && p.contains("not-a-network"))
                 .anyMatch(p -> p.startsWith("edge.egress.deny_ports:"))
                 .anyMatch(p -> p.startsWith("edge.egress.colour:"));
+    }
+
+    @Test
+    void userLimitsAndRoutingAsDocumented() {
+        Pop.Config pop = parse("""
+                pop:
+                  socks: "127.0.0.1:1080"
+                  users:
+                    - { id: alice, password: "alice-password", max_connections: 100, max_new_per_second: 20,
+                        bandwidth: { up: 8mbit, down: 80mbit }, quota: { bytes: 10GB, period: month } }
+                    - { id: bob, password: "bob-password", bandwidth: 1MB/s, quota: 512MiB,
+                        routing: { mode: timed, interval: 5m, labels: { country: US } } }
+                  edges: { users: [ { id: e1, secret: "edge-secret" } ] }
+                """).section(OverlaySections.POP, Pop.Config.class);
+        Store.Limits a = pop.users().get(0).limits();
+        assertThat(a.maxConnections()).isEqualTo(100);
+        assertThat(a.maxNewPerSecond()).isEqualTo(20);
+        assertThat(a.bytesPerSecondIn()).isEqualTo(1_000_000);
+        assertThat(a.bytesPerSecondOut()).isEqualTo(10_000_000);
+        assertThat(a.quotaBytes()).isEqualTo(10_000_000_000L);
+        assertThat(a.quotaPeriod()).isEqualTo(Store.QuotaPeriod.MONTH);
+        Store.Limits b = pop.users().get(1).limits();
+        assertThat(b.bytesPerSecondIn()).isEqualTo(1_000_000).isEqualTo(b.bytesPerSecondOut());
+        assertThat(b.quotaBytes()).isEqualTo(512L << 20);
+        assertThat(b.quotaPeriod()).isEqualTo(Store.QuotaPeriod.TOTAL);
+        assertThat(pop.routing().get("bob")).isEqualTo(new RoutingPolicy(RoutingPolicy.Mode.TIMED, java.time.Duration.ofMinutes(5), null,
+                Map.of("country", "us")));
+        assertThat(problems("""
+                pop:
+                  socks: "127.0.0.1:1080"
+                  users:
+                    - { id: alice, password: "alice-password", quota: { period: week }, bandwidth: { up: fast }, routing: { mode: timed } }
+                    - { id: bob, password: "bob-password", routing: { mode: manual } }
+                  edges: { users: [ { id: e1, secret: "edge-secret" } ] }
+                """)).anyMatch(p -> p.startsWith("pop.users[0].quota.bytes:"))
+                .anyMatch(p -> p.startsWith("pop.users[0].quota.period:"))
+                .anyMatch(p -> p.startsWith("pop.users[0].bandwidth.up:"))
+                .anyMatch(p -> p.startsWith("pop.users[0].routing.interval:"))
+                .anyMatch(p -> p.startsWith("pop.users[1].routing.edge:"));
     }
 }

@@ -52,6 +52,22 @@ public final class RateLimiter {
         }
     }
 
+    /** Takes {@code n} only if they fit in the bucket now (an admission: a new connection); false, taking nothing, if not. */
+    public boolean tryTake(long n) {
+        long cost = nanosFor(n);
+        while (true) {
+            long now = clock.getAsLong();
+            long current = tat.get();
+            long next = Math.max(current, now) + cost;
+            if (next - now - burstNanos > 0) {
+                return false;
+            }
+            if (tat.compareAndSet(current, next)) {
+                return true;
+            }
+        }
+    }
+
     private long nanosFor(long bytes) {
         return bytes >= Long.MAX_VALUE / 1_000_000_000L ? Long.MAX_VALUE / 2 : bytes * 1_000_000_000L / bytesPerSecond;
     }
@@ -67,34 +83,63 @@ public final class RateLimiter {
         if (t.toLowerCase(Locale.ROOT).endsWith("/s")) {
             t = t.substring(0, t.length() - 2);
         }
+        double bytes = bytes(text, t, true, "a rate such as 100mbit, 1gbit or 12MB/s");
+        if (bytes < 1) {
+            throw new IllegalArgumentException("'" + text + "': a rate must be at least 1 byte per second");
+        }
+        return (long) bytes;
+    }
+
+    /**
+     * Parses an amount of bytes: a number, optionally with {@code KB}, {@code MB}, {@code GB},
+     * {@code TB} (SI) or {@code KiB}, {@code MiB}, {@code GiB}, {@code TiB} (binary); e.g. {@code 10GB}.
+     */
+    public static long parseSize(String text) {
+        double bytes = bytes(text, text.trim().replace(" ", ""), false, "a size such as 512MiB, 10GB or 1048576");
+        if (bytes < 1) {
+            throw new IllegalArgumentException("'" + text + "': a size must be at least 1 byte");
+        }
+        return (long) bytes;
+    }
+
+    private static double bytes(String text, String t, boolean bits, String example) {
         int i = 0;
         while (i < t.length() && (Character.isDigit(t.charAt(i)) || t.charAt(i) == '.')) {
             i++;
         }
         if (i == 0) {
-            throw new IllegalArgumentException("'" + text + "': expected a rate such as 100mbit, 1gbit or 12MB/s");
+            throw new IllegalArgumentException("'" + text + "': expected " + example);
         }
-        double value = Double.parseDouble(t.substring(0, i));
+        double value;
+        try {
+            value = Double.parseDouble(t.substring(0, i));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "': expected " + example);
+        }
         String unit = t.substring(i);
-        double bytes = switch (unit) {
+        Double bitRate = !bits ? null : switch (unit) {
             case "bit", "bps" -> value / 8;
             case "kbit", "Kbit" -> value * 1e3 / 8;
             case "mbit", "Mbit" -> value * 1e6 / 8;
             case "gbit", "Gbit" -> value * 1e9 / 8;
-            case "B" -> value;
+            default -> null;
+        };
+        if (bitRate != null) {
+            return bitRate;
+        }
+        return switch (unit) {
+            case "", "B" -> value;
             case "KB", "kB" -> value * 1e3;
             case "MB" -> value * 1e6;
             case "GB" -> value * 1e9;
+            case "TB" -> value * 1e12;
             case "KiB" -> value * 1024;
             case "MiB" -> value * 1024 * 1024;
             case "GiB" -> value * 1024 * 1024 * 1024;
-            default -> throw new IllegalArgumentException("'" + text + "': unknown unit '" + unit
-                    + "' (bit, kbit, mbit, gbit, B, KB, MB, GB, KiB, MiB, GiB)");
+            case "TiB" -> value * 1024 * 1024 * 1024 * 1024;
+            default -> throw new IllegalArgumentException("'" + text + "': unknown unit '" + unit + "' ("
+                    + (bits ? "bit, kbit, mbit, gbit, " : "") + "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)");
         };
-        if (bytes < 1) {
-            throw new IllegalArgumentException("'" + text + "': a rate must be at least 1 byte per second");
-        }
-        return (long) bytes;
     }
 
     @Override

@@ -106,9 +106,16 @@ public final class Relay {
 
     private static final AttributeKey<Accounting> ACCOUNTING = AttributeKey.valueOf("titan.relay.accounting");
 
-    /** Attaches {@code accounting} to {@code upstream} for the relay that will carry it. */
+    /**
+     * Attaches {@code accounting} to {@code upstream} for the relay that will carry it. Several owners
+     * may account for one upstream (an overlay's edge and the user it carries): their stats all
+     * count, and the latest owner's bandwidth limits apply where it has one, else the earlier's.
+     */
     public static void account(Channel upstream, Accounting accounting) {
-        upstream.attr(ACCOUNTING).set(accounting);
+        Accounting earlier = upstream.attr(ACCOUNTING).get();
+        upstream.attr(ACCOUNTING).set(earlier == null ? accounting : new Accounting(Stats.both(earlier.stats(), accounting.stats()),
+                accounting.towardUpstream() != null ? accounting.towardUpstream() : earlier.towardUpstream(),
+                accounting.fromUpstream() != null ? accounting.fromUpstream() : earlier.fromUpstream()));
     }
 
     private Relay(Channel a, Channel b, Duration idleTimeout, Stats stats) {

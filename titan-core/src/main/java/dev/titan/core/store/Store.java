@@ -66,9 +66,35 @@ public interface Store {
         }
     }
 
-    /** A user's limits: connections open at once, bytes per second each way, 0 for none. */
-    record Limits(int maxConnections, long bytesPerSecondIn, long bytesPerSecondOut) {
+    /**
+     * A user's limits, 0 for none: connections open at once, new connections per second, bytes per
+     * second each way, and a traffic quota (bytes both ways together) per {@code quotaPeriod}.
+     */
+    record Limits(int maxConnections, long bytesPerSecondIn, long bytesPerSecondOut, int maxNewPerSecond, long quotaBytes,
+                  QuotaPeriod quotaPeriod) {
         public static final Limits NONE = new Limits(0, 0, 0);
+
+        public Limits {
+            quotaPeriod = quotaPeriod == null ? QuotaPeriod.TOTAL : quotaPeriod;
+        }
+
+        public Limits(int maxConnections, long bytesPerSecondIn, long bytesPerSecondOut) {
+            this(maxConnections, bytesPerSecondIn, bytesPerSecondOut, 0, 0, QuotaPeriod.TOTAL);
+        }
+    }
+
+    /** What a quota counts: all traffic ever, or each calendar day or month (UTC). */
+    enum QuotaPeriod {
+        TOTAL, DAY, MONTH;
+
+        /** The period {@code date} falls in, as a key that changes when a new period starts. */
+        public String key(java.time.LocalDate date) {
+            return switch (this) {
+                case TOTAL -> "total";
+                case DAY -> date.toString();
+                case MONTH -> date.toString().substring(0, 7);
+            };
+        }
     }
 
     /** A node: a tunnel client (later an edge), its labels, whether it is connected, and when it last connected or left. */
@@ -83,5 +109,26 @@ public interface Store {
         public final LongAdder bytesIn = new LongAdder();
         public final LongAdder bytesOut = new LongAdder();
         public final LongAdder connections = new LongAdder();
+        /** Bytes both ways in the current quota period, and which period that is. */
+        public final java.util.concurrent.atomic.AtomicLong periodBytes = new java.util.concurrent.atomic.AtomicLong();
+        public volatile String period = "total";
+
+        /** Adds {@code n} to the bytes of period {@code key} (starting that period afresh if it is new); the period's total. */
+        public long addToPeriod(String key, long n) {
+            if (!key.equals(period)) {
+                synchronized (this) {
+                    if (!key.equals(period)) {
+                        periodBytes.set(0);
+                        period = key;
+                    }
+                }
+            }
+            return periodBytes.addAndGet(n);
+        }
+
+        /** Bytes used so far in period {@code key}. */
+        public long inPeriod(String key) {
+            return key.equals(period) ? periodBytes.get() : 0;
+        }
     }
 }

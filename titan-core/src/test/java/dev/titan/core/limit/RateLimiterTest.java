@@ -47,4 +47,13 @@ class RateLimiterTest {
         assertThatThrownBy(() -> RateLimiter.parseRate("fast")).hasMessageContaining("expected a rate");
         assertThatThrownBy(() -> RateLimiter.parseRate("10 furlongs")).hasMessageContaining("unknown unit");
     }
+
+    @Test
+    void sizesParseWithSiAndBinaryUnits() {
+        org.assertj.core.api.Assertions.assertThat(RateLimiter.parseSize("10GB")).isEqualTo(10_000_000_000L);
+        org.assertj.core.api.Assertions.assertThat(RateLimiter.parseSize("512MiB")).isEqualTo(512L << 20);
+        org.assertj.core.api.Assertions.assertThat(RateLimiter.parseSize("1048576")).isEqualTo(1L << 20);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> RateLimiter.parseSize("10mbit")).hasMessageContaining("unknown unit 'mbit'");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> RateLimiter.parseSize("GB")).hasMessageContaining("expected a size");
+    }
 }
