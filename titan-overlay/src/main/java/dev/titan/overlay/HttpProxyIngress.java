@@ -32,19 +32,28 @@ import java.util.Locale;
  * another host never rides on a connection relayed to the first one.
  */
 final class HttpProxyIngress extends Ingress {
+    private static final String ESTABLISHED = "HTTP/1.1 200 Connection established\r\n\r\n";
     private final PopContext pop;
+    /** 0-RTT for CONNECT: how long to wait for the client's first bytes after answering 200 at once; null: answer once connected. */
+    private final Duration zeroRtt;
     private String refusal;
+    private DestinationRequest pending;
+    private boolean flightDue;
     private HttpHead head;
     private boolean connect;
     private String origin;
 
-    HttpProxyIngress(String listener, Forwarder forwarder, Duration timeout, PopContext pop) {
+    HttpProxyIngress(String listener, Forwarder forwarder, Duration timeout, PopContext pop, Duration zeroRtt) {
         super(listener, forwarder, timeout);
         this.pop = pop;
+        this.zeroRtt = zeroRtt;
     }
 
     @Override
     protected DestinationRequest decide(ChannelHandlerContext ctx, ByteBuf in) throws Malformed {
+        if (pending != null) { // answered at once: the request waits for the client's first bytes, or the timer
+            return in.readableBytes() > head.length() || flightDue ? pending : null;
+        }
         HttpHead h = HttpHead.read(in);
         if (h == null) {
             return null;
@@ -93,7 +102,17 @@ final class HttpProxyIngress extends Ingress {
         if (host.isEmpty() || port < 1) {
             throw new Malformed(400, "no target host or port");
         }
-        return DestinationRequest.of(listener, ctx.channel(), DestinationRequest.HTTP).withUser(user).withTarget(host, port);
+        DestinationRequest r = DestinationRequest.of(listener, ctx.channel(), DestinationRequest.HTTP).withUser(user).withTarget(host, port);
+        if (connect && zeroRtt != null) {
+            pending = r;
+            ctx.writeAndFlush(Unpooled.copiedBuffer(ESTABLISHED, StandardCharsets.ISO_8859_1));
+            ctx.executor().schedule(() -> {
+                flightDue = true;
+                decideNow(ctx);
+            }, zeroRtt.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+            return in.readableBytes() > h.length() ? r : null;
+        }
+        return r;
     }
 
     private static int parsePort(String s) throws Malformed {
@@ -153,8 +172,8 @@ final class HttpProxyIngress extends Ingress {
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
         pop.connected(route.request(), client, up.channel());
-        if (connect) {
-            client.writeAndFlush(Unpooled.copiedBuffer("HTTP/1.1 200 Connection established\r\n\r\n", StandardCharsets.ISO_8859_1), client.voidPromise());
+        if (connect && pending == null) {
+            client.writeAndFlush(Unpooled.copiedBuffer(ESTABLISHED, StandardCharsets.ISO_8859_1), client.voidPromise());
         }
     }
 
@@ -163,6 +182,10 @@ final class HttpProxyIngress extends Ingress {
         ProxyFailure f = PopContext.failure(route.eligible(), cause);
         pop.meters.failed(f.error());
         PopLog.failed(route.request(), f);
+        if (pending != null) {
+            client.close(); // 0-RTT: 200 went out already; the log says why
+            return;
+        }
         if (client.isActive()) {
             HttpIngress.respond(client, f.httpStatus(), "Proxy-Status: " + f.proxyStatus() + "\r\n", f.detail());
         }

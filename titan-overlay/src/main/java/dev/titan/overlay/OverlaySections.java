@@ -110,6 +110,13 @@ public final class OverlaySections {
             n.problem("users", "is required: a PoP without users, sources or allow_open: true would be an open proxy");
         }
         Duration handshake = n.duration("handshake_timeout", Duration.ofSeconds(10), Duration.ofMillis(100));
+        ConfigNode z = n.child("zero_rtt");
+        Pop.ZeroRtt zeroRtt = Pop.ZeroRtt.DEFAULT;
+        if (z.isPresent()) {
+            zeroRtt = new Pop.ZeroRtt(z.bool("socks", true), z.bool("http_connect", false),
+                    z.duration("first_flight_wait", Pop.ZeroRtt.DEFAULT.firstFlightWait(), Duration.ZERO));
+            z.finish();
+        }
         Duration idle = n.duration("idle_timeout", Duration.ofMinutes(10), Duration.ZERO);
         ConfigNode e = n.child("edges");
         TunnelServerConfig edges = null;
@@ -122,7 +129,7 @@ public final class OverlaySections {
         if (edges == null || (socks == null && http == null && mixed == null)) {
             return null; // problems already reported
         }
-        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing);
+        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing, zeroRtt);
     }
 
     /**

@@ -53,9 +53,10 @@ public final class Pop implements AutoCloseable {
      */
     public record Config(InetSocketAddress socks, InetSocketAddress http, InetSocketAddress mixed, TunnelServerConfig edges,
                          List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout,
-                         Map<String, RoutingPolicy> routing)
+                         Map<String, RoutingPolicy> routing, ZeroRtt zeroRtt)
             implements Section {
         public Config {
+            zeroRtt = zeroRtt == null ? ZeroRtt.DEFAULT : zeroRtt;
             Objects.requireNonNull(edges, "edges");
             users = List.copyOf(users);
             sources = List.copyOf(sources);
@@ -87,6 +88,18 @@ public final class Pop implements AutoCloseable {
             return Objects.equals(socks, o.socks) && Objects.equals(http, o.http) && Objects.equals(mixed, o.mixed)
                     && edges.listen().equals(o.edges.listen());
         }
+    }
+
+    /**
+     * 0-RTT: answer a SOCKS5 CONNECT (and, if asked, an HTTP CONNECT) at once, and send the client's
+     * first bytes (a TLS ClientHello) with the stream's open instead of after the edge's connect,
+     * waiting at most {@code firstFlightWait} for them (a protocol whose server speaks first sends
+     * none). The price: a target that cannot be reached closes the connection instead of a reply
+     * that says why (the PoP's log says it).
+     */
+    public record ZeroRtt(boolean socks, boolean httpConnect, Duration firstFlightWait) {
+        public static final ZeroRtt DEFAULT = new ZeroRtt(true, false, Duration.ofMillis(50));
+        public static final ZeroRtt OFF = new ZeroRtt(false, false, Duration.ofMillis(50));
     }
 
     /** Users admitted by the network they connect from, as {@code user}. */
@@ -144,13 +157,22 @@ public final class Pop implements AutoCloseable {
         InetSocketAddress at = edges.start();
         edgeMeters = edges.bindMetrics(metrics.registry()); // per edge: tunnels, streams, bytes
         Router router = this::route;
-        open("socks", config.socks(), router, (c, f) -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), context));
-        open("http_proxy", config.http(), router, (c, f) -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), context));
-        open("mixed", config.mixed(), router, (c, f) -> new MixedIngress(config.handshakeTimeout(),
-                () -> new Socks5Ingress(c.name(), f, config.handshakeTimeout(), context),
-                () -> new HttpProxyIngress(c.name(), f, config.handshakeTimeout(), context), context.meters));
+        open("socks", config.socks(), router, (c, f) -> socks(c.name(), f));
+        open("http_proxy", config.http(), router, (c, f) -> http(c.name(), f));
+        open("mixed", config.mixed(), router, (c, f) -> new MixedIngress(config.handshakeTimeout(), () -> socks(c.name(), f),
+                () -> http(c.name(), f), context.meters));
         log.info("PoP: {}", config.summary());
         return at;
+    }
+
+    private Socks5Ingress socks(String listener, Forwarder f) {
+        Config c = config;
+        return new Socks5Ingress(listener, f, c.handshakeTimeout(), context, c.zeroRtt().socks() ? c.zeroRtt().firstFlightWait() : null);
+    }
+
+    private HttpProxyIngress http(String listener, Forwarder f) {
+        Config c = config;
+        return new HttpProxyIngress(listener, f, c.handshakeTimeout(), context, c.zeroRtt().httpConnect() ? c.zeroRtt().firstFlightWait() : null);
     }
 
     /** Every request goes to the edge cluster, to the edges its user's routing allows. */

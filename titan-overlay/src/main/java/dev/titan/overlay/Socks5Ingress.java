@@ -34,15 +34,20 @@ final class Socks5Ingress extends Ingress {
     private static final int ATYP_DOMAIN = 0x03;
     private static final int ATYP_IPV6 = 0x04;
 
-    private enum Stage { GREETING, AUTH, REQUEST }
+    private enum Stage { GREETING, AUTH, REQUEST, FIRST_FLIGHT }
 
     private final PopContext pop;
+    /** 0-RTT: how long to wait for the client's first bytes after answering its CONNECT at once; null: answer once connected. */
+    private final Duration zeroRtt;
     private Stage stage = Stage.GREETING;
     private String user;
+    private DestinationRequest pending;
+    private boolean flightDue;
 
-    Socks5Ingress(String listener, Forwarder forwarder, Duration timeout, PopContext pop) {
+    Socks5Ingress(String listener, Forwarder forwarder, Duration timeout, PopContext pop, Duration zeroRtt) {
         super(listener, forwarder, timeout);
         this.pop = pop;
+        this.zeroRtt = zeroRtt;
     }
 
     @Override
@@ -60,13 +65,30 @@ final class Socks5Ingress extends Ingress {
                     }
                 }
                 case REQUEST -> {
-                    return request(ctx, in);
+                    DestinationRequest r = request(ctx, in);
+                    if (r == null || zeroRtt == null) {
+                        return r;
+                    }
+                    answerAtOnce(ctx, r); // 0-RTT: the client sends its first bytes now, and they go with the stream's open
+                }
+                case FIRST_FLIGHT -> {
+                    return in.isReadable() || flightDue ? pending : null;
                 }
             }
             if (!ctx.channel().isActive() || ctx.isRemoved()) {
                 return null;
             }
         }
+    }
+
+    private void answerAtOnce(ChannelHandlerContext ctx, DestinationRequest r) {
+        pending = r;
+        stage = Stage.FIRST_FLIGHT;
+        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}));
+        ctx.executor().schedule(() -> {
+            flightDue = true; // a protocol whose server speaks first: go without first bytes
+            decideNow(ctx);
+        }, zeroRtt.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     /** VER NMETHODS METHODS: chooses user/password, or no authentication where the source or an open proxy allows. */
@@ -212,6 +234,9 @@ final class Socks5Ingress extends Ingress {
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
         pop.connected(route.request(), client, up.channel());
+        if (pending != null) {
+            return; // answered already
+        }
         client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}), client.voidPromise());
     }
 
@@ -220,6 +245,10 @@ final class Socks5Ingress extends Ingress {
         ProxyFailure f = PopContext.failure(route.eligible(), cause);
         pop.meters.failed(f.error());
         PopLog.failed(route.request(), f);
+        if (pending != null) {
+            client.close(); // 0-RTT: the success reply went out already; the log says why
+            return;
+        }
         failAndClose(client, f.socksReply());
     }
 

@@ -65,7 +65,7 @@ class OverlayLimitsTest {
                 user("quota", new Store.Limits(0, 0, 0, 0, 1 << 20, Store.QuotaPeriod.DAY)),
                 user("slow", new Store.Limits(0, 0, 1_000_000, 0, 0, null)),
                 user("two", new Store.Limits(2, 0, 0, 0, 0, null)));
-        pop = new Pop(new Pop.Config(any, any, null, edges, users, List.of(), false, Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of()),
+        pop = new Pop(new Pop.Config(any, any, null, edges, users, List.of(), false, Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.OFF),
                 transport, ClusterRegistry.NONE, new TitanMetrics());
         InetSocketAddress edgePort = pop.start();
         closing.add(pop);

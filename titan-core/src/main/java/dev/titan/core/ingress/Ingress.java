@@ -140,6 +140,17 @@ public abstract class Ingress extends TimedDecoder {
         });
     }
 
+    /**
+     * Asks {@link #decide} again now, with what has been read so far, without waiting for more bytes:
+     * for an ingress that decides on a timer (a proxy that answered at once and gives the client a
+     * moment to send its first bytes). On the channel's event loop.
+     */
+    protected final void decideNow(ChannelHandlerContext ctx) {
+        if (!decided && !ctx.isRemoved()) {
+            decode(ctx, internalBuffer(), new java.util.ArrayList<>(0));
+        }
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // a decode error ends this connection only, without a stack trace: a peer must not be able to flood the log
