@@ -159,7 +159,7 @@ class OverlayEndToEndTest {
     void malformedProxyInputClosesOnlyThatConnection() throws Exception {
         Pop pop = labOverlay();
         for (byte[] garbage : List.of(new byte[] {4, 1, 0, 80, 127, 0, 0, 1, 0}, // SOCKS4
-                new byte[] {5, 1, 2, 1, 3, 'a'}, // a login of the wrong version
+                new byte[] {5, 1, 2, 2, 3, 'a'}, // a login of the wrong version (2)
                 new byte[] {5, 0})) { // a greeting with no method
             try (java.net.Socket s = new java.net.Socket("127.0.0.1", pop.address("socks").getPort())) {
                 s.setSoTimeout(5_000);
