@@ -34,7 +34,8 @@ import picocli.CommandLine.Parameters;
         "tunnel-throughput-apart tunnel-concurrency proxy-clients (default: all)."})
 public final class BenchMain implements Callable<Integer> {
     static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup",
-            "tunnel-rps", "tunnel-rps-unpinned", "tunnel-throughput", "tunnel-throughput-apart", "tunnel-concurrency", "proxy-clients");
+            "tunnel-rps", "tunnel-rps-unpinned", "tunnel-throughput", "tunnel-throughput-apart", "tunnel-concurrency", "proxy-clients",
+            "overlay-connrate", "overlay-ttfb");
 
     @Parameters(arity = "0..*", description = "Scenarios to run.")
     List<String> scenarios = new ArrayList<>();
@@ -161,6 +162,8 @@ public final class BenchMain implements Callable<Integer> {
             case "tunnel-throughput-apart" -> new TunnelScenarios(this, sys).throughput("tunnel-throughput-apart", sys.loadCpus, r, secs);
             case "proxy-clients" -> new TunnelScenarios(this, sys).proxyClients(gen, r, secs);
             case "tunnel-concurrency" -> new TunnelScenarios(this, sys).concurrency(gen, quick ? 1_000 : 10_000);
+            case "overlay-connrate" -> new OverlayScenarios(this, sys).connrate(gen, r, secs);
+            case "overlay-ttfb" -> new OverlayScenarios(this, sys).ttfb(r, secs, 40);
             default -> throw new IllegalStateException(s);
         }
     }

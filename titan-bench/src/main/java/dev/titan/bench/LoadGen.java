@@ -139,15 +139,20 @@ public final class LoadGen implements AutoCloseable {
      * (an HTTP CONNECT tunnel); the proxy is asked to connect to the target, then the requests
      * flow through it. Netty's proxy handlers do the handshakes.
      */
-    public record Via(String protocol, InetSocketAddress proxy) {
+    public record Via(String protocol, InetSocketAddress proxy, String username, String password) {
         public Via {
             if (!protocol.equals("socks5") && !protocol.equals("http")) {
                 throw new IllegalArgumentException("proxy protocol must be socks5 or http, got " + protocol);
             }
         }
 
+        public Via(String protocol, InetSocketAddress proxy) {
+            this(protocol, proxy, null, null);
+        }
+
         ProxyHandler handler() {
-            ProxyHandler h = protocol.equals("socks5") ? new Socks5ProxyHandler(proxy) : new HttpProxyHandler(proxy);
+            ProxyHandler h = protocol.equals("socks5") ? new Socks5ProxyHandler(proxy, username, password)
+                    : username == null ? new HttpProxyHandler(proxy) : new HttpProxyHandler(proxy, username, password);
             h.setConnectTimeoutMillis(5_000);
             return h;
         }
@@ -192,34 +197,65 @@ public final class LoadGen implements AutoCloseable {
 
     /** A new connection per request, {@code concurrency} at a time, for {@code duration}. */
     public Result connectionRate(InetSocketAddress target, int concurrency, Duration duration) throws InterruptedException {
+        return connectionRate(target, null, concurrency, duration);
+    }
+
+    /**
+     * {@link #connectionRate(InetSocketAddress, int, Duration)} through a proxy ({@code via}; null:
+     * direct): each request's latency runs from its connect to the proxy to the end of its response,
+     * the proxy's handshake included.
+     */
+    public Result connectionRate(InetSocketAddress target, Via via, int concurrency, Duration duration) throws InterruptedException {
         Samples samples = new Samples(20_000_000);
         long start = System.nanoTime();
         long end = start + duration.toNanos();
         CountDownLatch lanes = new CountDownLatch(concurrency);
         for (int i = 0; i < concurrency; i++) {
-            oneShot(target, transport.group().next(), samples, end, lanes);
+            oneShot(target, via, transport.group().next(), samples, end, lanes);
         }
         lanes.await(duration.toSeconds() + 30, TimeUnit.SECONDS);
         double secs = (System.nanoTime() - start) / 1e9;
         return Result.of(samples.count.get(), samples.errors.get(), secs, samples.nanos, samples.size());
     }
 
-    private void oneShot(InetSocketAddress target, EventLoop loop, Samples samples, long end, CountDownLatch lane) {
+    private void oneShot(InetSocketAddress target, Via via, EventLoop loop, Samples samples, long end, CountDownLatch lane) {
         if (System.nanoTime() >= end) {
             lane.countDown();
             return;
         }
         long t0 = System.nanoTime();
         Client client = new Client(samples, false);
-        client.onDone = ok -> loop.execute(() -> oneShot(target, loop, samples, end, lane));
-        bootstrap(loop, client).connect(target).addListener((ChannelFuture f) -> {
+        Runnable next = () -> loop.execute(() -> oneShot(target, via, loop, samples, end, lane));
+        client.onDone = ok -> next.run();
+        ChannelHandler handler = via == null ? client : new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast("proxy", via.handler()).addLast("client", client);
+            }
+        };
+        Bootstrap b = bootstrap(loop, handler);
+        if (via != null) {
+            b.resolver(NoopAddressResolverGroup.INSTANCE);
+        }
+        b.connect(target).addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
                 samples.errors.incrementAndGet();
-                loop.execute(() -> oneShot(target, loop, samples, end, lane));
+                next.run();
                 return;
             }
-            client.due.add(t0);
-            f.channel().writeAndFlush(CLOSE.duplicate());
+            if (via == null) {
+                client.due.add(t0);
+                f.channel().writeAndFlush(CLOSE.duplicate());
+                return;
+            }
+            f.channel().pipeline().get(ProxyHandler.class).connectFuture().addListener((Future<Channel> t) -> {
+                if (!t.isSuccess()) {
+                    f.channel().close(); // the client's channelInactive counts the error and starts the next
+                    return;
+                }
+                client.due.add(t0);
+                f.channel().writeAndFlush(CLOSE.duplicate());
+            });
         });
     }
 

@@ -250,11 +250,22 @@ final class Systems implements AutoCloseable {
     /** Peer forward proxies, as the overlay's ingress will be measured against: SOCKS5 and HTTP CONNECT. */
     static final Proxy MICROSOCKS = new Proxy("microsocks", 18501, -1);
     static final Proxy TINYPROXY = new Proxy("tinyproxy", 18502, -1);
+    /** The overlay's SOCKS5 entrances: Titan's PoP (its edge in a second process), dante, and ssh's reverse dynamic forwarding. */
+    static final Proxy TITAN_OVERLAY = new Proxy("titan-overlay", 18601, -1);
+    static final Proxy TITAN_OVERLAY_0RTT_OFF = new Proxy("titan-overlay-0rtt-off", 18605, -1);
+    static final Proxy DANTE = new Proxy("dante", 18602, -1);
+    static final Proxy SSH_R_DYNAMIC = new Proxy("ssh-R-dynamic", 18604, -1);
+    /** Where the PoP's edges dial in, and where a delay relay in front of it listens. */
+    static final int POP_EDGES = 18603;
+    static final int POP_EDGES_DELAYED = 18606;
+    static final String OVERLAY_USER = "bench";
+    static final String OVERLAY_PASSWORD = "bench-overlay-password";
 
     /** The fixed ports this runner listens on that something else already holds on 127.0.0.1. */
     static List<Integer> busyPorts() {
         List<Integer> busy = new ArrayList<>();
-        List<Integer> ports = new ArrayList<>(List.of(TITAN_TUNNEL_TCP, SSH_R_TCP, SSHD, MICROSOCKS.httpPort(), TINYPROXY.httpPort()));
+        List<Integer> ports = new ArrayList<>(List.of(TITAN_TUNNEL_TCP, SSH_R_TCP, SSHD, MICROSOCKS.httpPort(), TINYPROXY.httpPort(),
+                TITAN_OVERLAY.httpPort(), TITAN_OVERLAY_0RTT_OFF.httpPort(), DANTE.httpPort(), SSH_R_DYNAMIC.httpPort(), POP_EDGES, POP_EDGES_DELAYED));
         for (Proxy p : List.of(DIRECT, TITAN, HAPROXY, NGINX, TITAN_TUNNEL, SSH_R)) {
             ports.add(p.httpPort());
             ports.add(p.iperfPort());
@@ -320,6 +331,89 @@ final class Systems implements AutoCloseable {
         return List.of(s, c);
     }
 
+    /**
+     * Titan's overlay: a PoP (SOCKS5 on TITAN_OVERLAY, and with 0-RTT off on TITAN_OVERLAY_0RTT_OFF)
+     * on {@code popCpus} (two processes, their edge ports on 127.0.0.1 and 127.0.0.2), and one edge on
+     * {@code edgeCpus} holding a tunnel to each, on {@code edgeDialPort} (the PoPs' edge port, or a
+     * delay relay in front of each) and allowed to reach loopback; returns the three processes.
+     */
+    List<Proc> startOverlay(String popCpus, String edgeCpus, int edgeDialPort) throws Exception {
+        List<String> jvm = titanJvm();
+        String common = """
+                logging: { level: warn }
+                metrics: { enabled: false }
+                admin: { enabled: false }
+                transport: { type: %s, worker_threads: %d }
+                """.formatted(titanTransport, threads);
+        Path popYaml = dir.resolve("pop.yaml");
+        Files.writeString(popYaml, common + """
+                pop:
+                  socks: "127.0.0.1:%d"
+                  users: [ { id: %s, password: "%s" } ]
+                  edges: { listen_addr: "127.0.0.1:%d", users: [ { id: e1, secret: "%s" } ] }
+                """.formatted(TITAN_OVERLAY.httpPort(), OVERLAY_USER, OVERLAY_PASSWORD, POP_EDGES, TUNNEL_SECRET));
+        Path popOffYaml = dir.resolve("pop-0rtt-off.yaml");
+        Files.writeString(popOffYaml, common + """
+                pop:
+                  socks: "127.0.0.1:%d"
+                  zero_rtt: { socks: false }
+                  users: [ { id: %s, password: "%s" } ]
+                  edges: { listen_addr: "127.0.0.2:%d", users: [ { id: e1, secret: "%s" } ] }
+                """.formatted(TITAN_OVERLAY_0RTT_OFF.httpPort(), OVERLAY_USER, OVERLAY_PASSWORD, POP_EDGES, TUNNEL_SECRET));
+        Path edgeYaml = dir.resolve("edge.yaml");
+        Files.writeString(edgeYaml, common + """
+                edge:
+                  servers: [ "tcp://127.0.0.1:%d", "tcp://127.0.0.2:%d" ]
+                  id: e1
+                  secret: "%s"
+                  connections: 2
+                  egress: { allow: [ 127.0.0.0/8 ] }
+                """.formatted(edgeDialPort, edgeDialPort, TUNNEL_SECRET));
+        Proc pop = startTitanProcess("titan-pop", popCpus, jvm, "pop", popYaml);
+        Proc popOff = startTitanProcess("titan-pop-0rtt-off", popCpus, jvm, "pop", popOffYaml);
+        Proc.awaitPort("titan pop", TITAN_OVERLAY.httpPort(), 60_000);
+        Proc.awaitPort("titan pop (0-RTT off)", TITAN_OVERLAY_0RTT_OFF.httpPort(), 60_000);
+        Proc edge = startTitanProcess("titan-edge", edgeCpus, jvm, "edge", edgeYaml);
+        return List.of(pop, popOff, edge);
+    }
+
+    private Proc startTitanProcess(String name, String cpus, List<String> jvm, String command, Path yaml) throws IOException {
+        List<String> cmd = new ArrayList<>(jvm);
+        cmd.addAll(List.of(command, "--no-watch", "-c", yaml.toString()));
+        Proc p = Proc.start(name, cpus, dir.resolve(name + ".log"), cmd);
+        running.add(p);
+        return p;
+    }
+
+    /** dante (SOCKS5, no authentication, loopback only) on {@code cpus}. */
+    Proc startDante(String cpus) throws Exception {
+        Path conf = dir.resolve("danted.conf");
+        Files.writeString(conf, """
+                logoutput: stderr
+                internal: 127.0.0.1 port = %d
+                external: 127.0.0.1
+                socksmethod: none
+                clientmethod: none
+                user.privileged: root
+                user.unprivileged: nobody
+                client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+                socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+                """.formatted(DANTE.httpPort()));
+        Proc d = Proc.start("dante", cpus, dir.resolve("dante.log"), List.of("/usr/sbin/danted", "-f", conf.toString()));
+        running.add(d);
+        Proc.awaitPort("dante", DANTE.httpPort(), 10_000);
+        return d;
+    }
+
+    /** microsocks (SOCKS5, no authentication) alone, on {@code cpus}. */
+    Proc startMicrosocks(String cpus) throws Exception {
+        Proc socks = Proc.start("microsocks", cpus, dir.resolve("microsocks.log"),
+                List.of("microsocks", "-i", "127.0.0.1", "-p", Integer.toString(MICROSOCKS.httpPort())));
+        running.add(socks);
+        Proc.awaitPort("microsocks", MICROSOCKS.httpPort(), 10_000);
+        return socks;
+    }
+
     /** A private sshd on 127.0.0.1:18422 with fresh keys, and {@code ssh -N -R} forwarding SSH_R's port to the backend. */
     List<Proc> startSshTunnel() throws Exception {
         return startSshTunnel(proxyCpus, proxyCpus);
@@ -327,6 +421,21 @@ final class Systems implements AutoCloseable {
 
     /** As {@link #startSshTunnel()}, with sshd on {@code serverCpus} and the {@code ssh -R} client on {@code clientCpus}. */
     List<Proc> startSshTunnel(String serverCpus, String clientCpus) throws Exception {
+        return startSsh(serverCpus, clientCpus, "ssh-R", List.of("-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
+                "-R", "127.0.0.1:" + SSH_R.iperfPort() + ":127.0.0.1:" + IPERF, "-R", "127.0.0.1:" + SSH_R_TCP + ":127.0.0.1:" + BACKEND),
+                SSH_R.httpPort());
+    }
+
+    /**
+     * {@code ssh -R PORT} without a destination: OpenSSH's reverse dynamic forwarding, a SOCKS
+     * listener on sshd's side whose connections leave from the ssh client's side, the PoP → edge
+     * topology of the overlay.
+     */
+    List<Proc> startSshDynamic(String serverCpus, String clientCpus) throws Exception {
+        return startSsh(serverCpus, clientCpus, "ssh-R-dynamic", List.of("-R", "127.0.0.1:" + SSH_R_DYNAMIC.httpPort()), SSH_R_DYNAMIC.httpPort());
+    }
+
+    private List<Proc> startSsh(String serverCpus, String clientCpus, String name, List<String> forwards, int awaitPort) throws Exception {
         Path ssh = Files.createDirectories(dir.resolve("ssh"));
         for (String key : List.of("host_key", "user_key")) {
             if (!Files.exists(ssh.resolve(key))) {
@@ -357,13 +466,13 @@ final class Systems implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw new IllegalStateException(e.getMessage() + "; sshd said: " + String.join(" | ", Files.readAllLines(log)), e);
         }
-        Proc c = Proc.start("ssh-R", clientCpus, dir.resolve("ssh-R.log"), List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i",
-                ssh.resolve("user_key").toString(), "-p", Integer.toString(SSHD), "-R", "127.0.0.1:" + SSH_R.httpPort() + ":127.0.0.1:" + BACKEND,
-                "-R", "127.0.0.1:" + SSH_R.iperfPort() + ":127.0.0.1:" + IPERF, "-R", "127.0.0.1:" + SSH_R_TCP + ":127.0.0.1:" + BACKEND,
-                System.getProperty("user.name") + "@127.0.0.1"));
+        List<String> cmd = new ArrayList<>(List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i", ssh.resolve("user_key").toString(), "-p", Integer.toString(SSHD)));
+        cmd.addAll(forwards);
+        cmd.add(System.getProperty("user.name") + "@127.0.0.1");
+        Proc c = Proc.start(name, clientCpus, dir.resolve(name + ".log"), cmd);
         running.add(c);
-        Proc.awaitPort("ssh -R", SSH_R.httpPort(), 20_000);
+        Proc.awaitPort(name, awaitPort, 20_000);
         return List.of(d, c);
     }
 

@@ -1,0 +1,183 @@
+package dev.titan.bench;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The IP overlay's scenarios: Titan's PoP with an edge (two processes; SOCKS5 with a login) beside
+ * the SOCKS5 servers users would otherwise run: microsocks and dante (one hop, the exit on the
+ * proxy itself) and {@code ssh -R PORT} (OpenSSH's reverse dynamic forwarding: the SOCKS listener on
+ * sshd's side, the exit on the dialling ssh's side, the topology of PoP → edge).
+ */
+final class OverlayScenarios {
+    private static final int CONCURRENCY = 20;
+
+    private final BenchMain bench;
+    private final Systems sys;
+
+    OverlayScenarios(BenchMain bench, Systems sys) {
+        this.bench = bench;
+        this.sys = sys;
+    }
+
+    private static LoadGen.Via via(Systems.Proxy p) {
+        InetSocketAddress at = new InetSocketAddress("127.0.0.1", p.httpPort());
+        return p == Systems.TITAN_OVERLAY || p == Systems.TITAN_OVERLAY_0RTT_OFF
+                ? new LoadGen.Via("socks5", at, Systems.OVERLAY_USER, Systems.OVERLAY_PASSWORD) : new LoadGen.Via("socks5", at);
+    }
+
+    /**
+     * A new connection and one small HTTP request each ({@code Connection: close}), {@value #CONCURRENCY}
+     * at a time, through each SOCKS5 server to the backend: connections per second and latency
+     * (from the connect to the proxy to the end of the response). Every proxy runs on the proxy cores.
+     */
+    void connrate(LoadGen gen, int r, int secs) throws Exception {
+        List<Proc> procs = new ArrayList<>();
+        Map<Systems.Proxy, List<Proc>> owners = new LinkedHashMap<>();
+        InetSocketAddress backend = new InetSocketAddress("127.0.0.1", Systems.BACKEND);
+        try {
+            owners.put(Systems.TITAN_OVERLAY, overlay(sys.proxyCpus, Systems.POP_EDGES));
+            owners.put(Systems.MICROSOCKS, List.of(sys.startMicrosocks(sys.proxyCpus)));
+            owners.put(Systems.DANTE, List.of(sys.startDante(sys.proxyCpus)));
+            owners.put(Systems.SSH_R_DYNAMIC, sys.startSshDynamic(sys.proxyCpus, sys.proxyCpus));
+            owners.values().forEach(procs::addAll);
+            if (!bench.quick()) { // Titan's JIT: the connection path compiled before the rounds, as the L4 scenarios do
+                for (int i = 0; i < 3; i++) {
+                    LoadGen.Result w = gen.connectionRate(backend, via(Systems.TITAN_OVERLAY), CONCURRENCY, Duration.ofSeconds(10));
+                    System.out.printf("  settle titan-overlay %d-%d s %,.0f conn/s%n", i * 10, i * 10 + 10, w.rps());
+                }
+            }
+            bench.measureRounds("overlay-connrate", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE,
+                    Systems.SSH_R_DYNAMIC), r, secs, BenchMain.withCpu(owners, (p, d) -> {
+                        LoadGen.Result g = p == Systems.DIRECT ? gen.connectionRate(backend, CONCURRENCY, Duration.ofSeconds(d))
+                                : gen.connectionRate(backend, via(p), CONCURRENCY, Duration.ofSeconds(d));
+                        Map<String, Double> v = new LinkedHashMap<>();
+                        v.put("conn_per_s", g.rps());
+                        v.put("p50_ms", g.p50Us() / 1000);
+                        v.put("p99_ms", g.p99Us() / 1000);
+                        v.put("errors", (double) g.errors());
+                        return v;
+                    }));
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    /** The PoPs and their edge; waits until the edge's tunnels are up (a SOCKS5 request through each PoP answers). */
+    private List<Proc> overlay(String cpus, int edgeDialPort) throws Exception {
+        List<Proc> p = sys.startOverlay(cpus, cpus, edgeDialPort);
+        long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        for (Systems.Proxy pop : List.of(Systems.TITAN_OVERLAY, Systems.TITAN_OVERLAY_0RTT_OFF)) {
+            while (true) {
+                try {
+                    firstByte(pop.httpPort(), Systems.BACKEND);
+                    break;
+                } catch (IOException e) {
+                    if (System.nanoTime() > end) {
+                        throw new IllegalStateException("the overlay through " + pop.name() + " did not come up: " + e.getMessage(), e);
+                    }
+                    Thread.sleep(200);
+                }
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Time to first byte with a PoP↔edge round trip injected (a delay relay of {@code rttMs / 2} each
+     * way in front of each PoP's edge port): a SOCKS5 login and CONNECT to the backend, then the first
+     * flight (an HTTP request: the client speaks first, as with a TLS ClientHello) and the first byte
+     * of the answer, one connection at a time, through the PoP with 0-RTT and through the same path
+     * with 0-RTT off. 0-RTT should save one round trip: {@code rtt_saved_fraction} is the median
+     * saving over the injected round trip.
+     */
+    void ttfb(int r, int secs, int rttMs) throws Exception {
+        Duration oneWay = Duration.ofMillis(rttMs / 2);
+        try (DelayRelay a = new DelayRelay(new InetSocketAddress("127.0.0.1", Systems.POP_EDGES_DELAYED),
+                new InetSocketAddress("127.0.0.1", Systems.POP_EDGES), oneWay);
+             DelayRelay b = new DelayRelay(new InetSocketAddress("127.0.0.2", Systems.POP_EDGES_DELAYED),
+                     new InetSocketAddress("127.0.0.2", Systems.POP_EDGES), oneWay)) {
+            List<Proc> procs = overlay(sys.proxyCpus, Systems.POP_EDGES_DELAYED);
+            Map<String, Double> medians = new LinkedHashMap<>();
+            try {
+                for (int i = 0; i < 20; i++) { // warm both paths
+                    firstByte(Systems.TITAN_OVERLAY.httpPort(), Systems.BACKEND);
+                    firstByte(Systems.TITAN_OVERLAY_0RTT_OFF.httpPort(), Systems.BACKEND);
+                }
+                bench.measureRounds("overlay-ttfb", List.of(Systems.TITAN_OVERLAY, Systems.TITAN_OVERLAY_0RTT_OFF), r, secs, (p, d) -> {
+                    List<Double> ms = new ArrayList<>();
+                    long end = System.nanoTime() + Duration.ofSeconds(d).toNanos();
+                    while (System.nanoTime() < end && ms.size() < 10_000) {
+                        ms.add(firstByte(p.httpPort(), Systems.BACKEND) / 1e6);
+                    }
+                    double[] sorted = ms.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                    Map<String, Double> v = new LinkedHashMap<>();
+                    v.put("ttfb_p50_ms", sorted[sorted.length / 2]);
+                    v.put("ttfb_p90_ms", sorted[(int) (sorted.length * 0.9)]);
+                    v.put("injected_rtt_ms", (double) rttMs);
+                    medians.put(p.name(), sorted[sorted.length / 2]);
+                    return v;
+                });
+                Double on = medians.get(Systems.TITAN_OVERLAY.name());
+                Double off = medians.get(Systems.TITAN_OVERLAY_0RTT_OFF.name());
+                if (on != null && off != null) {
+                    double saved = (off - on) / rttMs;
+                    bench.results.add("overlay-ttfb", "rtt_saved_fraction", Systems.TITAN_OVERLAY.name(), saved);
+                    System.out.printf("  0-RTT saved %.1f ms of a %d ms round trip (%.2f of it)%n", off - on, rttMs, saved);
+                }
+            } finally {
+                procs.forEach(sys::stop);
+            }
+        }
+    }
+
+    /** Nanoseconds from connecting to a PoP's SOCKS5 port to the first byte of the backend's answer. */
+    static long firstByte(int socksPort, int targetPort) throws IOException {
+        long t0 = System.nanoTime();
+        try (Socket s = new Socket("127.0.0.1", socksPort)) {
+            s.setTcpNoDelay(true);
+            s.setSoTimeout(10_000);
+            OutputStream out = s.getOutputStream();
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            out.write(new byte[] {5, 1, 2});
+            expect(in, new byte[] {5, 2}, "method");
+            byte[] user = Systems.OVERLAY_USER.getBytes(StandardCharsets.US_ASCII);
+            byte[] pass = Systems.OVERLAY_PASSWORD.getBytes(StandardCharsets.US_ASCII);
+            byte[] login = new byte[3 + user.length + pass.length];
+            login[0] = 1;
+            login[1] = (byte) user.length;
+            System.arraycopy(user, 0, login, 2, user.length);
+            login[2 + user.length] = (byte) pass.length;
+            System.arraycopy(pass, 0, login, 3 + user.length, pass.length);
+            out.write(login);
+            expect(in, new byte[] {1, 0}, "login");
+            out.write(new byte[] {5, 1, 0, 1, 127, 0, 0, 1, (byte) (targetPort >> 8), (byte) targetPort});
+            byte[] reply = in.readNBytes(10);
+            if (reply.length < 10 || reply[1] != 0) {
+                throw new IOException("SOCKS5 CONNECT refused: " + Arrays.toString(reply));
+            }
+            out.write(("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            if (in.read() < 0) {
+                throw new IOException("closed before the first byte");
+            }
+            return System.nanoTime() - t0;
+        }
+    }
+
+    private static void expect(DataInputStream in, byte[] want, String what) throws IOException {
+        byte[] got = in.readNBytes(want.length);
+        if (!Arrays.equals(got, want)) {
+            throw new IOException("SOCKS5 " + what + ": expected " + Arrays.toString(want) + ", got " + Arrays.toString(got));
+        }
+    }
+}
