@@ -110,6 +110,14 @@ public final class OverlaySections {
             n.problem("users", "is required: a PoP without users, sources or allow_open: true would be an open proxy");
         }
         Duration handshake = n.duration("handshake_timeout", Duration.ofSeconds(10), Duration.ofMillis(100));
+        ConfigNode us = n.child("usage");
+        Pop.UsageStore usage = null;
+        if (us.isPresent()) {
+            String file = us.required("file");
+            Duration flush = us.duration("flush_interval", Duration.ofSeconds(5), Duration.ofMillis(100));
+            us.finish();
+            usage = file == null ? null : new Pop.UsageStore(java.nio.file.Path.of(file), flush);
+        }
         ConfigNode z = n.child("zero_rtt");
         Pop.ZeroRtt zeroRtt = Pop.ZeroRtt.DEFAULT;
         if (z.isPresent()) {
@@ -129,7 +137,7 @@ public final class OverlaySections {
         if (edges == null || (socks == null && http == null && mixed == null)) {
             return null; // problems already reported
         }
-        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing, zeroRtt);
+        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing, zeroRtt, usage);
     }
 
     /**

@@ -21,6 +21,7 @@ import dev.titan.core.net.Transport;
 import dev.titan.core.route.Router;
 import dev.titan.core.store.ConfigStore;
 import dev.titan.core.store.Store;
+import dev.titan.core.store.UsageFile;
 import dev.titan.l4.TcpListener;
 import dev.titan.tunnel.TunnelServer;
 import dev.titan.tunnel.TunnelServerConfig;
@@ -53,7 +54,7 @@ public final class Pop implements AutoCloseable {
      */
     public record Config(InetSocketAddress socks, InetSocketAddress http, InetSocketAddress mixed, TunnelServerConfig edges,
                          List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout,
-                         Map<String, RoutingPolicy> routing, ZeroRtt zeroRtt)
+                         Map<String, RoutingPolicy> routing, ZeroRtt zeroRtt, UsageStore usage)
             implements Section {
         public Config {
             zeroRtt = zeroRtt == null ? ZeroRtt.DEFAULT : zeroRtt;
@@ -102,6 +103,13 @@ public final class Pop implements AutoCloseable {
         public static final ZeroRtt OFF = new ZeroRtt(false, false, Duration.ofMillis(50));
     }
 
+    /**
+     * Where the users' and the edges' usage counters are kept across restarts ({@code file}, written
+     * every {@code flushInterval}: a crash loses at most that much); null: in memory only.
+     */
+    public record UsageStore(java.nio.file.Path file, Duration flushInterval) {
+    }
+
     /** Users admitted by the network they connect from, as {@code user}. */
     public record SourceRule(String network, String user) {
     }
@@ -115,6 +123,7 @@ public final class Pop implements AutoCloseable {
     private final ConfigStore store;
     private final List<TcpListener> listeners = new ArrayList<>();
     private List<io.micrometer.core.instrument.Meter> edgeMeters = List.of();
+    private UsageFile usageFile;
 
     public Pop(Config config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics) {
         this(config, transport, clusters, metrics, Clock.SYSTEM);
@@ -154,6 +163,14 @@ public final class Pop implements AutoCloseable {
 
     /** Opens the edge port and the proxy ports; returns the edge port's address. */
     public InetSocketAddress start() {
+        if (config.usage() != null) {
+            try {
+                usageFile = UsageFile.open(config.usage().file(), Map.of("users", store, "edges", edges.store()),
+                        config.usage().flushInterval());
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("pop.usage.file: " + e.getMessage(), e);
+            }
+        }
         InetSocketAddress at = edges.start();
         edgeMeters = edges.bindMetrics(metrics.registry()); // per edge: tunnels, streams, bytes
         Router router = this::route;
@@ -241,5 +258,8 @@ public final class Pop implements AutoCloseable {
         edgeMeters.forEach(metrics.registry()::remove);
         listeners.forEach(TcpListener::stopAccepting);
         edges.close();
+        if (usageFile != null) {
+            usageFile.close(); // the last counts
+        }
     }
 }

@@ -58,6 +58,11 @@ class OverlayLimitsTest {
                 }
             }
         });
+        pop = startPop(null);
+    }
+
+    /** A PoP with the test's users (and {@code usage} kept in a file, if given) and one edge connected to it. */
+    private Pop startPop(Pop.UsageStore usage) {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         TunnelServerConfig edges = new TunnelServerConfig(any, "127.0.0.1", List.of(TunnelServerConfig.User.of("e1", SECRET, List.of())),
                 TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
@@ -65,15 +70,16 @@ class OverlayLimitsTest {
                 user("quota", new Store.Limits(0, 0, 0, 0, 1 << 20, Store.QuotaPeriod.DAY)),
                 user("slow", new Store.Limits(0, 0, 1_000_000, 0, 0, null)),
                 user("two", new Store.Limits(2, 0, 0, 0, 0, null)));
-        pop = new Pop(new Pop.Config(any, any, null, edges, users, List.of(), false, Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.OFF),
-                transport, ClusterRegistry.NONE, new TitanMetrics());
-        InetSocketAddress edgePort = pop.start();
-        closing.add(pop);
+        Pop p = new Pop(new Pop.Config(any, any, null, edges, users, List.of(), false, Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(),
+                Pop.ZeroRtt.OFF, usage), transport, ClusterRegistry.NONE, new TitanMetrics());
+        InetSocketAddress edgePort = p.start();
+        closing.add(p);
         Edge edge = new Edge(TunnelClientConfig.of(edgePort, "e1", SECRET, 1, List.of()), EgressPolicy.allowing(List.of(Cidr.parse("127.0.0.0/8"))),
                 transport);
         edge.start();
         closing.add(edge);
-        await().atMost(Duration.ofSeconds(10)).until(() -> !pop.edges().sessions("e1").isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !p.edges().sessions("e1").isEmpty());
+        return p;
     }
 
     private static Store.User user(String id, Store.Limits limits) {
@@ -145,5 +151,18 @@ class OverlayLimitsTest {
         for (Socket s : held) {
             s.close();
         }
+    }
+
+    @Test
+    void usageKeptInAFileSurvivesARestartOfThePop(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Pop.UsageStore usage = new Pop.UsageStore(dir.resolve("usage.json"), Duration.ofSeconds(1));
+        pop = startPop(usage);
+        assertThat(download("quota", 20)[0]).isEqualTo("200"); // stopped at the quota
+        pop.close(); // a last write
+        pop = startPop(usage);
+        String[] next = download("quota", 10);
+        assertThat(next[0]).as("the quota used before the restart still counts").isEqualTo("403");
+        assertThat(next[3]).contains("quota");
+        assertThat(java.nio.file.Files.readString(dir.resolve("usage.json"))).contains("\"edges\"").contains("\"e1\"");
     }
 }

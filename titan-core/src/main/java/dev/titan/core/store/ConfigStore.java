@@ -58,6 +58,11 @@ public final class ConfigStore implements Store {
     }
 
     @Override
+    public Map<String, Usage> usageById() {
+        return Map.copyOf(usage);
+    }
+
+    @Override
     public Usage usage(String userId) {
         return usage.computeIfAbsent(userId, k -> new Usage());
     }

@@ -37,6 +37,9 @@ public interface Store {
     /** The usage counters of {@code userId}: the caller adds to them as bytes flow; the store keeps (and later shares) them. */
     Usage usage(String userId);
 
+    /** Every user's usage counters the store holds, by user id (a snapshot of the map; the counters are live). */
+    Map<String, Usage> usageById();
+
     /**
      * Someone who may use Titan: its {@code id}, the secret it proves itself with (never logged;
      * compare with {@link #secretEquals}), its limits, and how its traffic is routed (null: the
