@@ -153,6 +153,7 @@ final class HttpProxyIngress extends Ingress {
     @Override
     protected ByteBuf firstBytes(ChannelHandlerContext ctx, ByteBuf in, DestinationRequest request) {
         in.skipBytes(head.length());
+        pop.browserInfo(request, head, in);
         ByteBuf rest = in.readRetainedSlice(in.readableBytes());
         if (connect) {
             return rest; // whatever the client sent after CONNECT (0-RTT clients) goes first

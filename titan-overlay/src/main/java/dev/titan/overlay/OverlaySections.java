@@ -110,6 +110,16 @@ public final class OverlaySections {
             n.problem("users", "is required: a PoP without users, sources or allow_open: true would be an open proxy");
         }
         Duration handshake = n.duration("handshake_timeout", Duration.ofSeconds(10), Duration.ofMillis(100));
+        boolean browserInfo = n.bool("browser_info", false);
+        ConfigNode un = n.child("unstable");
+        Diagnostics.Thresholds unstable = Diagnostics.Thresholds.DEFAULT;
+        if (un.isPresent()) {
+            unstable = new Diagnostics.Thresholds(
+                    un.duration("jitter", Duration.ofMillis((long) unstable.maxJitterMs()), Duration.ZERO).toNanos() / 1e6,
+                    un.decimal("success_rate", unstable.minSuccessRate(), ConfigNode.Range.closed(0, 1)),
+                    un.integer("failures_in_a_row", unstable.maxFailuresInARow(), 1, 1_000));
+            un.finish();
+        }
         ConfigNode us = n.child("usage");
         Pop.UsageStore usage = null;
         if (us.isPresent()) {
@@ -137,7 +147,7 @@ public final class OverlaySections {
         if (edges == null || (socks == null && http == null && mixed == null)) {
             return null; // problems already reported
         }
-        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing, zeroRtt, usage);
+        return new Pop.Config(socks, http, mixed, edges, users, sources, open, handshake, idle, routing, zeroRtt, usage, browserInfo, unstable);
     }
 
     /**

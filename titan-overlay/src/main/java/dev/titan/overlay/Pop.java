@@ -54,9 +54,11 @@ public final class Pop implements AutoCloseable {
      */
     public record Config(InetSocketAddress socks, InetSocketAddress http, InetSocketAddress mixed, TunnelServerConfig edges,
                          List<Store.User> users, List<SourceRule> sources, boolean open, Duration handshakeTimeout, Duration idleTimeout,
-                         Map<String, RoutingPolicy> routing, ZeroRtt zeroRtt, UsageStore usage)
+                         Map<String, RoutingPolicy> routing, ZeroRtt zeroRtt, UsageStore usage, boolean browserInfo,
+                         Diagnostics.Thresholds unstable)
             implements Section {
         public Config {
+            unstable = unstable == null ? Diagnostics.Thresholds.DEFAULT : unstable;
             zeroRtt = zeroRtt == null ? ZeroRtt.DEFAULT : zeroRtt;
             Objects.requireNonNull(edges, "edges");
             users = List.copyOf(users);
@@ -124,6 +126,8 @@ public final class Pop implements AutoCloseable {
     private final List<TcpListener> listeners = new ArrayList<>();
     private List<io.micrometer.core.instrument.Meter> edgeMeters = List.of();
     private UsageFile usageFile;
+    private final Diagnostics diagnostics;
+    private java.util.concurrent.ScheduledFuture<?> watch;
 
     public Pop(Config config, Transport transport, ClusterRegistry clusters, TitanMetrics metrics) {
         this(config, transport, clusters, metrics, Clock.SYSTEM);
@@ -136,6 +140,7 @@ public final class Pop implements AutoCloseable {
         this.metrics = metrics;
         this.edges = new TunnelServer(config.edges(), transport, clusters, metrics, EDGES);
         this.store = new ConfigStore(config.users());
+        this.diagnostics = new Diagnostics(config.unstable());
         this.context = new PopContext(users(store, config), new PopMeters(metrics.registry()), new EdgeRouting(config.routing(), clock),
                 new UserAccounts(store));
     }
@@ -157,6 +162,7 @@ public final class Pop implements AutoCloseable {
         edges.update(next.edges());
         store.replaceUsers(next.users());
         context.users = users(store, next);
+        context.browserInfo = next.browserInfo();
         context.routing.policies(next.routing());
         config = next;
     }
@@ -179,6 +185,11 @@ public final class Pop implements AutoCloseable {
         open("mixed", config.mixed(), router, (c, f) -> new MixedIngress(config.handshakeTimeout(), () -> socks(c.name(), f),
                 () -> http(c.name(), f), context.meters));
         log.info("PoP: {}", config.summary());
+        context.browserInfo = config.browserInfo();
+        watch = transport.group().next().scheduleAtFixedRate(this::watchEdges, 10, 10, java.util.concurrent.TimeUnit.SECONDS);
+        edgeMeters = new ArrayList<>(edgeMeters);
+        edgeMeters.add(io.micrometer.core.instrument.Gauge.builder("titan_pop_edges_unstable", diagnostics, Diagnostics::unstableCount)
+                .description("Edges whose jitter, success rate or failures in a row cross the thresholds").register(metrics.registry()));
         return at;
     }
 
@@ -190,6 +201,14 @@ public final class Pop implements AutoCloseable {
     private HttpProxyIngress http(String listener, Forwarder f) {
         Config c = config;
         return new HttpProxyIngress(listener, f, c.handshakeTimeout(), context, c.zeroRtt().httpConnect() ? c.zeroRtt().firstFlightWait() : null);
+    }
+
+    /** Logs [NODE_UNSTABLE] / [NODE_STABLE] for edges whose figures crossed a threshold since the last look. */
+    void watchEdges() {
+        Cluster c = edges.sharedCluster();
+        if (c != null) {
+            c.status().thenAccept(list -> diagnostics.logAll(diagnostics.evaluate(list)));
+        }
     }
 
     /** Every request goes to the edge cluster, to the edges its user's routing allows. */
@@ -255,6 +274,9 @@ public final class Pop implements AutoCloseable {
 
     @Override
     public void close() {
+        if (watch != null) {
+            watch.cancel(false);
+        }
         edgeMeters.forEach(metrics.registry()::remove);
         listeners.forEach(TcpListener::stopAccepting);
         edges.close();

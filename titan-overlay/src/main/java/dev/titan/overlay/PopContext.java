@@ -16,6 +16,8 @@ final class PopContext {
     final PopMeters meters;
     final EdgeRouting routing;
     final UserAccounts accounts;
+    /** Whether to log [BROWSER_INFO] for each connection (opt-in). */
+    volatile boolean browserInfo;
 
     PopContext(ProxyUsers users, PopMeters meters, EdgeRouting routing, UserAccounts accounts) {
         this.users = users;
@@ -50,6 +52,13 @@ final class PopContext {
     String authenticate(String username, byte[] password) {
         UserParams p = UserParams.parse(username);
         return users.authenticate(p.user(), password) == null ? null : username;
+    }
+
+    /** Logs what the client sent first, if asked to ({@code head}: its HTTP proxy request, or null). */
+    void browserInfo(DestinationRequest request, dev.titan.core.ingress.HttpHead head, io.netty.buffer.ByteBuf first) {
+        if (browserInfo) {
+            org.slf4j.LoggerFactory.getLogger("dev.titan.overlay.pop").info(Diagnostics.browserInfo(request, head, first));
+        }
     }
 
     /** The failure to answer for a connection its cluster could not connect. */

@@ -232,6 +232,12 @@ final class Socks5Ingress extends Ingress {
     }
 
     @Override
+    protected ByteBuf firstBytes(ChannelHandlerContext ctx, ByteBuf in, DestinationRequest request) {
+        pop.browserInfo(request, null, in);
+        return super.firstBytes(ctx, in, request);
+    }
+
+    @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
         pop.connected(route.request(), client, up.channel());
         if (pending != null) {

@@ -72,7 +72,7 @@ class OverlayEndToEndTest {
                 List.of(TunnelServerConfig.User.of("edge1", EDGE_SECRET, List.of())), TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
         Pop pop = new Pop(new Pop.Config(any, any, any, edges,
                 List.of(new Store.User("alice", PASSWORD.getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), java.util.Map.of(), Pop.ZeroRtt.OFF, null), transport, ClusterRegistry.NONE, new TitanMetrics());
+                Duration.ofSeconds(5), Duration.ofMinutes(1), java.util.Map.of(), Pop.ZeroRtt.OFF, null, false, null), transport, ClusterRegistry.NONE, new TitanMetrics());
         InetSocketAddress edgePort = pop.start();
         closing.add(pop);
         Edge edge = new Edge(TunnelClientConfig.of(edgePort, "edge1", EDGE_SECRET, 1, List.of()),

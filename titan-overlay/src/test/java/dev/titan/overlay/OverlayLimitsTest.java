@@ -71,7 +71,7 @@ class OverlayLimitsTest {
                 user("slow", new Store.Limits(0, 0, 1_000_000, 0, 0, null)),
                 user("two", new Store.Limits(2, 0, 0, 0, 0, null)));
         Pop p = new Pop(new Pop.Config(any, any, null, edges, users, List.of(), false, Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(),
-                Pop.ZeroRtt.OFF, usage), transport, ClusterRegistry.NONE, new TitanMetrics());
+                Pop.ZeroRtt.OFF, usage, false, null), transport, ClusterRegistry.NONE, new TitanMetrics());
         InetSocketAddress edgePort = p.start();
         closing.add(p);
         Edge edge = new Edge(TunnelClientConfig.of(edgePort, "e1", SECRET, 1, List.of()), EgressPolicy.allowing(List.of(Cidr.parse("127.0.0.0/8"))),

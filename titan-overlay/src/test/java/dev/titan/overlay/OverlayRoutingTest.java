@@ -45,7 +45,7 @@ class OverlayRoutingTest {
                 TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
         pop = new Pop(new Pop.Config(null, any, null, edges,
                 List.of(new Store.User("alice", PASSWORD.getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.OFF, null), transport, ClusterRegistry.NONE, new TitanMetrics());
+                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.OFF, null, false, null), transport, ClusterRegistry.NONE, new TitanMetrics());
         edgePort = pop.start();
         closing.add(pop);
     }

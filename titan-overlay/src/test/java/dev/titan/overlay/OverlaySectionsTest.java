@@ -143,4 +143,30 @@ class OverlaySectionsTest {
                 .anyMatch(p -> p.startsWith("pop.users[0].routing.interval:"))
                 .anyMatch(p -> p.startsWith("pop.users[1].routing.edge:"));
     }
+
+    @Test
+    void diagnosticsZeroRttAndUsageFileAsDocumented() {
+        Pop.Config pop = parse("""
+                pop:
+                  socks: "127.0.0.1:1080"
+                  users: [ { id: alice, password: "alice-password" } ]
+                  browser_info: true
+                  unstable: { jitter: 80ms, success_rate: 0.9, failures_in_a_row: 5 }
+                  zero_rtt: { socks: false, http_connect: true, first_flight_wait: 20ms }
+                  usage: { file: /var/lib/titan/usage.json, flush_interval: 2s }
+                  edges: { users: [ { id: e1, secret: "edge-secret" } ] }
+                """).section(OverlaySections.POP, Pop.Config.class);
+        assertThat(pop.browserInfo()).isTrue();
+        assertThat(pop.unstable()).isEqualTo(new Diagnostics.Thresholds(80, 0.9, 5));
+        assertThat(pop.zeroRtt()).isEqualTo(new Pop.ZeroRtt(false, true, java.time.Duration.ofMillis(20)));
+        assertThat(pop.usage()).isEqualTo(new Pop.UsageStore(java.nio.file.Path.of("/var/lib/titan/usage.json"), java.time.Duration.ofSeconds(2)));
+        assertThat(problems("""
+                pop:
+                  socks: "127.0.0.1:1080"
+                  users: [ { id: alice, password: "alice-password" } ]
+                  unstable: { success_rate: 1.5 }
+                  usage: { flush_interval: 1s }
+                  edges: { users: [ { id: e1, secret: "edge-secret" } ] }
+                """)).anyMatch(p -> p.startsWith("pop.unstable.success_rate:")).anyMatch(p -> p.startsWith("pop.usage.file:"));
+    }
 }

@@ -44,7 +44,7 @@ class ZeroRttTest {
                 TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
         pop = new Pop(new Pop.Config(any, any, null, edges,
                 List.of(new Store.User("alice", "alice-password".getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), new Pop.ZeroRtt(true, true, Duration.ofMillis(50)), null),
+                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), new Pop.ZeroRtt(true, true, Duration.ofMillis(50)), null, false, null),
                 transport, ClusterRegistry.NONE, new TitanMetrics());
         InetSocketAddress edgePort = pop.start();
         closing.add(pop);

@@ -3,6 +3,8 @@ package dev.titan.core.ingress;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -32,6 +34,114 @@ public final class ClientHello {
      * none, or null while the hello is incomplete.
      */
     public static String serverName(ByteBuf in) throws Ingress.Malformed {
+        ByteBuf body = body(in);
+        if (body == null) {
+            return null;
+        }
+        try {
+            return nameIn(body);
+        } catch (IndexOutOfBoundsException e) {
+            throw new Ingress.Malformed(400, "ClientHello shorter than its fields say");
+        }
+    }
+
+    /**
+     * What a client says about itself in its hello, for diagnostics ({@code [BROWSER_INFO]}): the
+     * server name ("" for none), the ALPN protocols, and a JA3 fingerprint (TLS version, cipher
+     * suites, extensions, groups and point formats, GREASE values left out) with its MD5. Null while
+     * the hello is incomplete.
+     */
+    public record Fingerprint(String serverName, List<String> alpn, String ja3, String ja3Md5) {
+    }
+
+    public static Fingerprint fingerprint(ByteBuf in) throws Ingress.Malformed {
+        ByteBuf b = body(in);
+        if (b == null) {
+            return null;
+        }
+        try {
+            int version = b.readUnsignedShort();
+            b.skipBytes(32);
+            b.skipBytes(b.readUnsignedByte());
+            ByteBuf suites = b.readSlice(b.readUnsignedShort());
+            List<Integer> ciphers = new ArrayList<>();
+            while (suites.readableBytes() >= 2) {
+                ciphers.add(suites.readUnsignedShort());
+            }
+            b.skipBytes(b.readUnsignedByte());
+            List<Integer> types = new ArrayList<>();
+            List<Integer> groups = new ArrayList<>();
+            List<Integer> formats = new ArrayList<>();
+            List<String> alpn = new ArrayList<>();
+            String name = "";
+            if (b.isReadable()) {
+                ByteBuf extensions = b.readSlice(b.readUnsignedShort());
+                while (extensions.isReadable()) {
+                    int type = extensions.readUnsignedShort();
+                    ByteBuf ext = extensions.readSlice(extensions.readUnsignedShort());
+                    types.add(type);
+                    switch (type) {
+                        case SERVER_NAME -> {
+                            ByteBuf names = ext.readSlice(ext.readUnsignedShort());
+                            if (names.isReadable() && names.readUnsignedByte() == 0) {
+                                name = hostName(names.readSlice(names.readUnsignedShort()));
+                            }
+                        }
+                        case ALPN -> {
+                            ByteBuf list = ext.readSlice(ext.readUnsignedShort());
+                            while (list.isReadable()) {
+                                alpn.add(list.readSlice(list.readUnsignedByte()).toString(StandardCharsets.US_ASCII));
+                            }
+                        }
+                        case SUPPORTED_GROUPS -> {
+                            ByteBuf list = ext.readSlice(ext.readUnsignedShort());
+                            while (list.readableBytes() >= 2) {
+                                groups.add(list.readUnsignedShort());
+                            }
+                        }
+                        case POINT_FORMATS -> {
+                            ByteBuf list = ext.readSlice(ext.readUnsignedByte());
+                            while (list.isReadable()) {
+                                formats.add((int) list.readUnsignedByte());
+                            }
+                        }
+                        default -> { }
+                    }
+                }
+            }
+            String ja3 = version + "," + join(ciphers) + "," + join(types) + "," + join(groups) + "," + join(formats);
+            return new Fingerprint(name, List.copyOf(alpn), ja3, md5(ja3));
+        } catch (IndexOutOfBoundsException e) {
+            throw new Ingress.Malformed(400, "ClientHello shorter than its fields say");
+        }
+    }
+
+    private static final int ALPN = 16;
+    private static final int SUPPORTED_GROUPS = 10;
+    private static final int POINT_FORMATS = 11;
+
+    /** Values joined with '-', GREASE (RFC 8701: 0x?A?A) left out, as JA3 does. */
+    private static String join(List<Integer> values) {
+        StringBuilder sb = new StringBuilder();
+        for (int v : values) {
+            boolean grease = (v & 0x0F0F) == 0x0A0A && (v >> 8) == (v & 0xFF);
+            if (!grease) {
+                sb.append(sb.isEmpty() ? "" : "-").append(v);
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String md5(String s) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(s.getBytes(StandardCharsets.US_ASCII)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The hello's body (after its 4-byte header) gathered from its records, or null while incomplete. */
+    private static ByteBuf body(ByteBuf in) throws Ingress.Malformed {
         int at = in.readerIndex();
         int end = in.writerIndex();
         int helloLength = -1;
@@ -80,11 +190,7 @@ public final class ClientHello {
             filled += n;
             r += RECORD_HEADER + length;
         }
-        try {
-            return nameIn(Unpooled.wrappedBuffer(hello, 4, helloLength));
-        } catch (IndexOutOfBoundsException e) {
-            throw new Ingress.Malformed(400, "ClientHello shorter than its fields say");
-        }
+        return Unpooled.wrappedBuffer(hello, 4, helloLength);
     }
 
     /** The server name in a ClientHello body (after its 4-byte header). */

@@ -63,4 +63,27 @@ class ClientHelloTest {
         assertThatThrownBy(() -> ClientHello.serverName(Unpooled.wrappedBuffer(new byte[] {22, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0})))
                 .isInstanceOf(Ingress.Malformed.class).hasMessageContaining("shorter than its fields");
     }
+
+    @Test
+    void aRealJdkHelloGivesItsNameAlpnAndAJa3Fingerprint() throws Exception {
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(null, null, null);
+        javax.net.ssl.SSLEngine engine = ctx.createSSLEngine("app.example.org", 443);
+        engine.setUseClientMode(true);
+        javax.net.ssl.SSLParameters params = engine.getSSLParameters();
+        params.setServerNames(java.util.List.of(new javax.net.ssl.SNIHostName("app.example.org")));
+        params.setApplicationProtocols(new String[] {"h2", "http/1.1"});
+        engine.setSSLParameters(params);
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        engine.wrap(java.nio.ByteBuffer.allocate(0), out);
+        out.flip();
+        io.netty.buffer.ByteBuf hello = io.netty.buffer.Unpooled.wrappedBuffer(out);
+        ClientHello.Fingerprint f = ClientHello.fingerprint(hello);
+        org.assertj.core.api.Assertions.assertThat(f.serverName()).isEqualTo("app.example.org");
+        org.assertj.core.api.Assertions.assertThat(f.alpn()).containsExactly("h2", "http/1.1");
+        org.assertj.core.api.Assertions.assertThat(f.ja3()).startsWith("771,").matches("771,[0-9-]+,[0-9-]+,[0-9-]*,[0-9-]*");
+        org.assertj.core.api.Assertions.assertThat(f.ja3Md5()).hasSize(32);
+        org.assertj.core.api.Assertions.assertThat(hello.readerIndex()).as("read without consuming").isZero();
+        org.assertj.core.api.Assertions.assertThat(ClientHello.fingerprint(hello.slice(0, 20))).as("incomplete").isNull();
+    }
 }
