@@ -16,7 +16,7 @@ public final class Edge implements AutoCloseable {
     private final EgressTargets targets;
 
     public Edge(TunnelClientConfig tunnels, EgressPolicy egress, Transport transport) {
-        this.targets = new EgressTargets(egress);
+        this.targets = new EgressTargets(egress, transport);
         this.client = new TunnelClient(tunnels, transport, targets);
     }
 

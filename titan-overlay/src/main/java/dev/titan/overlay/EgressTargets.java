@@ -23,10 +23,19 @@ final class EgressTargets implements StreamTargets {
     private static final Executor RESOLVER = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("titan-edge-dns-", 0).factory());
 
     private final EgressPolicy policy;
+    private final dev.titan.core.net.Transport transport;
     final LongAdder refused = new LongAdder();
 
-    EgressTargets(EgressPolicy policy) {
+    EgressTargets(EgressPolicy policy, dev.titan.core.net.Transport transport) {
         this.policy = policy;
+        this.transport = transport;
+    }
+
+    /** A user's UDP association: datagrams relayed through a UDP socket of this edge, each checked against the policy. */
+    @Override
+    public boolean datagrams(io.netty.handler.codec.http2.Http2StreamChannel stream) {
+        UdpExit.start(stream, this, transport);
+        return true;
     }
 
     @Override

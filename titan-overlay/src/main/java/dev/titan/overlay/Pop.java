@@ -142,7 +142,7 @@ public final class Pop implements AutoCloseable {
         this.store = new ConfigStore(config.users());
         this.diagnostics = new Diagnostics(config.unstable());
         this.context = new PopContext(users(store, config), new PopMeters(metrics.registry()), new EdgeRouting(config.routing(), clock),
-                new UserAccounts(store));
+                new UserAccounts(store), transport);
     }
 
     private static ProxyUsers users(Store store, Config c) {

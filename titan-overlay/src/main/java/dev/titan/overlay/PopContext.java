@@ -16,10 +16,12 @@ final class PopContext {
     final PopMeters meters;
     final EdgeRouting routing;
     final UserAccounts accounts;
+    final dev.titan.core.net.Transport transport;
     /** Whether to log [BROWSER_INFO] for each connection (opt-in). */
     volatile boolean browserInfo;
 
-    PopContext(ProxyUsers users, PopMeters meters, EdgeRouting routing, UserAccounts accounts) {
+    PopContext(ProxyUsers users, PopMeters meters, EdgeRouting routing, UserAccounts accounts, dev.titan.core.net.Transport transport) {
+        this.transport = transport;
         this.users = users;
         this.meters = meters;
         this.routing = routing;

@@ -5,6 +5,7 @@ import dev.titan.core.ingress.Forwarder;
 import dev.titan.core.ingress.Ingress;
 import dev.titan.core.route.DestinationRequest;
 import dev.titan.core.route.Router;
+import dev.titan.tunnel.StreamTargets;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -30,11 +31,12 @@ final class Socks5Ingress extends Ingress {
     private static final int USER_PASSWORD = 0x02;
     private static final int NO_ACCEPTABLE = 0xFF;
     private static final int CONNECT = 0x01;
+    private static final int UDP_ASSOCIATE = 0x03;
     private static final int ATYP_IPV4 = 0x01;
     private static final int ATYP_DOMAIN = 0x03;
     private static final int ATYP_IPV6 = 0x04;
 
-    private enum Stage { GREETING, AUTH, REQUEST, FIRST_FLIGHT }
+    private enum Stage { GREETING, AUTH, REQUEST, FIRST_FLIGHT, UDP }
 
     private final PopContext pop;
     /** 0-RTT: how long to wait for the client's first bytes after answering its CONNECT at once; null: answer once connected. */
@@ -73,6 +75,10 @@ final class Socks5Ingress extends Ingress {
                 }
                 case FIRST_FLIGHT -> {
                     return in.isReadable() || flightDue ? pending : null;
+                }
+                case UDP -> {
+                    in.skipBytes(in.readableBytes()); // the control connection of a UDP association carries nothing
+                    return null;
                 }
             }
             if (!ctx.channel().isActive() || ctx.isRemoved()) {
@@ -219,6 +225,19 @@ final class Socks5Ingress extends Ingress {
         }
         int port = in.getUnsignedShort(r + 4 + addrLen);
         in.skipBytes(length);
+        if (cmd == UDP_ASSOCIATE) {
+            stage = Stage.UDP;
+            stopClock(); // the control connection lives as long as the association
+            DestinationRequest udp = DestinationRequest.of(listener, ctx.channel(), DestinationRequest.UDP).withUser(user)
+                    .withTarget(StreamTargets.DATAGRAMS, 0);
+            Router.Route route = forwarder.route(udp);
+            if (route == null) {
+                failAndClose(ctx.channel(), ProxyFailure.SOCKS_GENERAL);
+                return null;
+            }
+            UdpAssociation.start(ctx.channel(), route, pop, pop.transport, user);
+            return null;
+        }
         if (cmd != CONNECT) {
             failAndClose(ctx.channel(), ProxyFailure.SOCKS_COMMAND_NOT_SUPPORTED);
             in.skipBytes(in.readableBytes());
@@ -229,6 +248,16 @@ final class Socks5Ingress extends Ingress {
         }
         String target = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
         return DestinationRequest.of(listener, ctx.channel(), DestinationRequest.SOCKS5).withUser(user).withTarget(target, port);
+    }
+
+    /** The user closed a UDP association's control connection (its FIN, with half-closure on): the association ends. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (stage == Stage.UDP && dev.titan.core.net.EarlyInput.isEndOfInput(evt)) {
+            ctx.close();
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override

@@ -58,6 +58,12 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
 
     private void open(Http2StreamChannel stream, Http2HeadersFrame h) {
         CharSequence name = h.headers().authority();
+        if (name != null && StreamTargets.DATAGRAMS.contentEquals(name)) {
+            if (!shared.targets().datagrams(stream)) {
+                refuse(stream, "404", null);
+            }
+            return;
+        }
         if (shared.pendingOpens().incrementAndGet() > shared.maxPendingOpens()) {
             shared.pendingOpens().decrementAndGet();
             log.debug("stream for {}: {} connections already being made; refused", name, shared.maxPendingOpens());

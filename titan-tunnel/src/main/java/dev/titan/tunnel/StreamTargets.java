@@ -12,6 +12,9 @@ import java.util.Objects;
  * {@code host:port} a stream names, as its egress policy allows.
  */
 public interface StreamTargets {
+    /** The target of a stream that carries datagrams (an overlay user's UDP association) instead of a byte stream. */
+    String DATAGRAMS = "udp";
+
     /** The stream header that names, on a refusal, what failed at the target (an RFC 9209 error type). */
     String ERROR_HEADER = "titan-error";
 
@@ -52,6 +55,15 @@ public interface StreamTargets {
         public String error() {
             return error;
         }
+    }
+
+    /**
+     * Serves a stream whose target is {@link #DATAGRAMS}: answers it and relays its datagrams itself.
+     * False when this client relays no datagrams (the stream is answered 404). The stream's reading is
+     * off, with what arrived early held for {@link dev.titan.core.net.EarlyInput#replay}.
+     */
+    default boolean datagrams(io.netty.handler.codec.http2.Http2StreamChannel stream) {
+        return false;
     }
 
     /** A reverse-tunnel client's published services, by name; any other name is answered 404. */

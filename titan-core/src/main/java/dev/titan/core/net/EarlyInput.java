@@ -76,7 +76,7 @@ public final class EarlyInput extends ChannelInboundHandlerAdapter {
      * Hands what {@code ch} received early, if it has this handler, to the handlers after it (the
      * relay's), and steps aside; on ch's loop, in order with what the caller does to ch next.
      */
-    static void replay(Channel ch) {
+    public static void replay(Channel ch) {
         if (ch.pipeline().get(NAME) instanceof EarlyInput early) {
             if (ch.eventLoop().inEventLoop()) {
                 early.replay();
