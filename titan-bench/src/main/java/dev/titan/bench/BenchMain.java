@@ -35,7 +35,7 @@ import picocli.CommandLine.Parameters;
 public final class BenchMain implements Callable<Integer> {
     static final List<String> ALL = List.of("validate", "l4-rps", "l4-connrate", "l4-throughput", "l4-latency", "l4-concurrency", "startup",
             "tunnel-rps", "tunnel-rps-unpinned", "tunnel-throughput", "tunnel-throughput-apart", "tunnel-concurrency", "proxy-clients",
-            "overlay-connrate", "overlay-ttfb");
+            "overlay-connrate", "overlay-ttfb", "overlay-throughput", "overlay-open-under-load", "overlay-concurrency");
 
     @Parameters(arity = "0..*", description = "Scenarios to run.")
     List<String> scenarios = new ArrayList<>();
@@ -164,6 +164,9 @@ public final class BenchMain implements Callable<Integer> {
             case "tunnel-concurrency" -> new TunnelScenarios(this, sys).concurrency(gen, quick ? 1_000 : 10_000);
             case "overlay-connrate" -> new OverlayScenarios(this, sys).connrate(gen, r, secs);
             case "overlay-ttfb" -> new OverlayScenarios(this, sys).ttfb(r, secs, 40);
+            case "overlay-throughput" -> new OverlayScenarios(this, sys).throughput(r, secs);
+            case "overlay-open-under-load" -> new OverlayScenarios(this, sys).openUnderLoad(r, secs);
+            case "overlay-concurrency" -> new OverlayScenarios(this, sys).concurrency(gen, quick ? 1_000 : 10_000);
             default -> throw new IllegalStateException(s);
         }
     }
@@ -417,11 +420,17 @@ public final class BenchMain implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     double iperf(Systems sys, Systems.Proxy p, int streams, int secs) throws Exception {
+        return iperf(sys, p, p.iperfPort(), List.of(), streams, secs);
+    }
+
+    /** iperf3 to {@code port}, its command after {@code prefix} (e.g. proxychains4 and its configuration, for a SOCKS5 proxy). */
+    double iperf(Systems sys, Systems.Proxy p, int port, List<String> prefix, int streams, int secs) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (sys.loadCpus != null) {
             cmd.addAll(List.of("taskset", "-c", sys.loadCpus));
         }
-        cmd.addAll(List.of("iperf3", "-c", "127.0.0.1", "-p", Integer.toString(p.iperfPort()), "-t", Integer.toString(secs),
+        cmd.addAll(prefix);
+        cmd.addAll(List.of("iperf3", "-c", "127.0.0.1", "-p", Integer.toString(port), "-t", Integer.toString(secs),
                 "-P", Integer.toString(streams), "-J"));
         String text = Proc.run(cmd, secs + 60L);
         int json = text.indexOf('{'); // iperf3 may print a WARNING line before its JSON

@@ -18,6 +18,7 @@ import io.netty.handler.proxy.ProxyHandler;
 import io.netty.handler.proxy.Socks5ProxyHandler;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -271,6 +272,53 @@ public final class LoadGen implements AutoCloseable {
             }
         }
         drain(pending, out);
+        return out;
+    }
+
+    /**
+     * Opens {@code n} connections to {@code target} through a proxy ({@code via}) and keeps them open
+     * until {@link #close()}; returns those whose proxy connected them, 256 handshakes at a time.
+     */
+    public List<Channel> idle(InetSocketAddress target, Via via, int n) throws InterruptedException {
+        List<Channel> out = new ArrayList<>();
+        List<Future<Channel>> pending = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ChannelFuture f = bootstrap(transport.group().next(), new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast("proxy", via.handler());
+                }
+            }).resolver(NoopAddressResolverGroup.INSTANCE).connect(target);
+            Promise<Channel> done = f.channel().eventLoop().newPromise();
+            f.addListener((ChannelFuture c) -> {
+                if (!c.isSuccess()) {
+                    done.tryFailure(c.cause());
+                    return;
+                }
+                c.channel().pipeline().get(ProxyHandler.class).connectFuture().addListener((Future<Channel> t) -> {
+                    if (t.isSuccess()) {
+                        done.trySuccess(c.channel());
+                    } else {
+                        c.channel().close();
+                        done.tryFailure(t.cause());
+                    }
+                });
+            });
+            pending.add(done);
+            if (pending.size() >= 256) {
+                for (Future<Channel> p : pending) {
+                    if (p.await(15, TimeUnit.SECONDS) && p.isSuccess()) {
+                        out.add(p.getNow());
+                    }
+                }
+                pending.clear();
+            }
+        }
+        for (Future<Channel> p : pending) {
+            if (p.await(15, TimeUnit.SECONDS) && p.isSuccess()) {
+                out.add(p.getNow());
+            }
+        }
         return out;
     }
 

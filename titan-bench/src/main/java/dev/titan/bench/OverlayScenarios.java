@@ -73,9 +73,134 @@ final class OverlayScenarios {
         }
     }
 
+    /**
+     * iperf3 with 1 and 4 streams through each SOCKS5 server (proxychains4 makes iperf3 use it) to an
+     * iperf3 server on the load core, and directly; Gbit/s received. The SOCKS listeners (Titan's
+     * PoP, microsocks, dante, sshd) on the proxy core; the exits of the two-hop systems (Titan's
+     * edge, the dialling ssh) on the load core, apart from their PoP as deployed.
+     */
+    void throughput(int r, int secs) throws Exception {
+        List<Proc> procs = new ArrayList<>();
+        procs.add(sys.startIperfServer());
+        try {
+            procs.addAll(overlay(sys.proxyCpus, sys.loadCpus, Systems.POP_EDGES));
+            procs.add(sys.startMicrosocks(sys.proxyCpus));
+            procs.add(sys.startDante(sys.proxyCpus));
+            procs.addAll(sys.startSshDynamic(sys.proxyCpus, sys.loadCpus));
+            Map<Systems.Proxy, List<String>> chains = new LinkedHashMap<>();
+            for (Systems.Proxy p : List.of(Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE, Systems.SSH_R_DYNAMIC)) {
+                chains.put(p, List.of("proxychains4", "-q", "-f", proxychains(p).toString()));
+            }
+            bench.measureRounds("overlay-throughput", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE,
+                    Systems.SSH_R_DYNAMIC), r, secs, (p, d) -> {
+                        List<String> prefix = chains.getOrDefault(p, List.of());
+                        Map<String, Double> v = new LinkedHashMap<>();
+                        v.put("gbit_1_stream", bench.iperf(sys, p, Systems.IPERF, prefix, 1, d));
+                        v.put("gbit_4_streams", bench.iperf(sys, p, Systems.IPERF, prefix, 4, d));
+                        return v;
+                    });
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    /**
+     * {@code n} idle connections to the backend through the overlay (each a SOCKS5 connection at the
+     * PoP, a stream in the one edge tunnel, and a connection from the edge) and through ssh's reverse
+     * dynamic forwarding: growth of the processes' RSS (PoP and edge together; sshd and ssh) per
+     * connection.
+     */
+    void concurrency(LoadGen gen, int n) throws Exception {
+        InetSocketAddress backend = new InetSocketAddress("127.0.0.1", Systems.BACKEND);
+        for (Systems.Proxy p : List.of(Systems.TITAN_OVERLAY, Systems.SSH_R_DYNAMIC)) {
+            List<Proc> procs = p == Systems.TITAN_OVERLAY ? overlay(sys.proxyCpus, Systems.POP_EDGES)
+                    : sys.startSshDynamic(sys.proxyCpus, sys.proxyCpus);
+            try {
+                gen.connectionRate(backend, via(p), 10, Duration.ofSeconds(bench.quick() ? 1 : 5)); // the path warmed up
+                Thread.sleep(1000);
+                long before = procs.stream().mapToLong(Proc::rssKib).sum();
+                List<io.netty.channel.Channel> conns = gen.idle(backend, via(p), n);
+                Thread.sleep(bench.quick() ? 1000 : 3000);
+                long after = procs.stream().mapToLong(Proc::rssKib).sum();
+                double perConn = (after - before) / (double) Math.max(1, conns.size());
+                System.out.printf("  %-13s %,d connections open: RSS %,d -> %,d KiB, %.2f KiB per connection%n", p.name(), conns.size(), before,
+                        after, perConn);
+                bench.results.add("overlay-concurrency", "kib_per_conn_" + n, p.name(), perConn);
+                bench.results.add("overlay-concurrency", "rss_mib_at_" + n, p.name(), after / 1024.0);
+                bench.results.add("overlay-concurrency", "opened_" + n, p.name(), (double) conns.size());
+                conns.forEach(io.netty.channel.Channel::close);
+            } finally {
+                procs.forEach(sys::stop);
+            }
+        }
+    }
+
+    /**
+     * Prioritized scheduling: new connections' time to first byte (a SOCKS5 login and CONNECT, a
+     * request, the answer's first byte; one at a time) through the overlay while the same edge tunnel
+     * is idle and while one iperf3 stream saturates it; p50, p99, and the bulk stream's Gbit/s.
+     */
+    void openUnderLoad(int r, int secs) throws Exception {
+        List<Proc> procs = new ArrayList<>();
+        procs.add(sys.startIperfServer());
+        try {
+            procs.addAll(overlay(sys.proxyCpus, Systems.POP_EDGES));
+            List<String> chain = List.of("proxychains4", "-q", "-f", proxychains(Systems.TITAN_OVERLAY).toString());
+            for (int i = 0; i < 200; i++) {
+                firstByte(Systems.TITAN_OVERLAY.httpPort(), Systems.BACKEND); // warm the path
+            }
+            Systems.Proxy idle = new Systems.Proxy("titan-overlay-idle", Systems.TITAN_OVERLAY.httpPort(), -1);
+            Systems.Proxy busy = new Systems.Proxy("titan-overlay-bulk", Systems.TITAN_OVERLAY.httpPort(), -1);
+            bench.measureRounds("overlay-open-under-load", List.of(idle, busy), r, secs, (p, d) -> {
+                java.util.concurrent.CompletableFuture<Double> bulk = p == busy
+                        ? java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                            try {
+                                return bench.iperf(sys, Systems.TITAN_OVERLAY, Systems.IPERF, chain, 1, d + 2);
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        }) : null;
+                if (bulk != null) {
+                    Thread.sleep(1000); // the stream at full speed first
+                }
+                List<Double> ms = new ArrayList<>();
+                long end = System.nanoTime() + Duration.ofSeconds(d).toNanos();
+                while (System.nanoTime() < end && ms.size() < 20_000) {
+                    ms.add(firstByte(p.httpPort(), Systems.BACKEND) / 1e6);
+                    Thread.sleep(5);
+                }
+                double[] sorted = ms.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                Map<String, Double> v = new LinkedHashMap<>();
+                v.put("open_to_first_byte_p50_ms", sorted[sorted.length / 2]);
+                v.put("open_to_first_byte_p99_ms", sorted[Math.min(sorted.length - 1, (int) (sorted.length * 0.99))]);
+                v.put("opens", (double) sorted.length);
+                if (bulk != null) {
+                    v.put("bulk_gbit", bulk.get());
+                }
+                return v;
+            });
+        } finally {
+            procs.forEach(sys::stop);
+        }
+    }
+
+    /** A proxychains4 configuration that sends every connection through SOCKS5 server {@code p} (with the overlay's login for Titan). */
+    private java.nio.file.Path proxychains(Systems.Proxy p) throws IOException {
+        String login = p == Systems.TITAN_OVERLAY ? " " + Systems.OVERLAY_USER + " " + Systems.OVERLAY_PASSWORD : "";
+        java.nio.file.Path conf = java.nio.file.Files.createTempFile("proxychains-" + p.name() + "-", ".conf");
+        conf.toFile().deleteOnExit();
+        java.nio.file.Files.writeString(conf, "strict_chain\nquiet_mode\ntcp_read_time_out 15000\ntcp_connect_time_out 8000\n[ProxyList]\nsocks5 127.0.0.1 "
+                + p.httpPort() + login + "\n");
+        return conf;
+    }
+
     /** The PoPs and their edge; waits until the edge's tunnels are up (a SOCKS5 request through each PoP answers). */
     private List<Proc> overlay(String cpus, int edgeDialPort) throws Exception {
-        List<Proc> p = sys.startOverlay(cpus, cpus, edgeDialPort);
+        return overlay(cpus, cpus, edgeDialPort);
+    }
+
+    private List<Proc> overlay(String popCpus, String edgeCpus, int edgeDialPort) throws Exception {
+        List<Proc> p = sys.startOverlay(popCpus, edgeCpus, edgeDialPort);
         long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         for (Systems.Proxy pop : List.of(Systems.TITAN_OVERLAY, Systems.TITAN_OVERLAY_0RTT_OFF)) {
             while (true) {

@@ -27,6 +27,7 @@ import java.util.function.Supplier;
  * (64 KiB on a socket, a 16 KiB frame on a tunnel stream); later connections are refused.
  */
 public final class UserAccounts {
+    private static final String TOTAL = Store.QuotaPeriod.TOTAL.key(null);
     private final Store store;
     private final ConnectionLimits<String> open = new ConnectionLimits<>();
     private final Map<String, Rates> rates = new ConcurrentHashMap<>();
@@ -126,7 +127,8 @@ public final class UserAccounts {
         }
 
         private void quota(long n) {
-            long used = usage.addToPeriod(limits.quotaPeriod().key(today.get()), n);
+            Store.QuotaPeriod period = limits.quotaPeriod();
+            long used = usage.addToPeriod(period == Store.QuotaPeriod.TOTAL ? TOTAL : period.key(today.get()), n); // no calendar per read unless needed
             if (limits.quotaBytes() > 0 && used >= limits.quotaBytes() && upstream.isOpen()) {
                 upstream.close(); // the relay passes on this read, then closes the other side too
             }
