@@ -30,10 +30,12 @@ final class Diagnostics {
     }
 
     private final Thresholds thresholds;
+    private final EdgeThroughput throughput;
     private final Set<String> unstable = new HashSet<>();
 
-    Diagnostics(Thresholds thresholds) {
+    Diagnostics(Thresholds thresholds, EdgeThroughput throughput) {
         this.thresholds = thresholds;
+        this.throughput = throughput;
     }
 
     /** Compares the edges' figures with the thresholds; returns the lines to log for edges that changed state. One caller at a time. */
@@ -50,9 +52,13 @@ final class Diagnostics {
                 why = "success rate below " + fmt(thresholds.minSuccessRate());
             } else if (s.consecutiveFailures() >= thresholds.maxFailuresInARow()) {
                 why = s.consecutiveFailures() + " failures in a row";
+            } else if (throughput.collapsed(e.endpoint())) {
+                why = "throughput below a quarter of the edges' median";
             }
+            double mbit = throughput.mbit(e.endpoint());
             String figures = "edge=" + e.endpoint() + " rtt=" + fmt(s.latencyMs()) + "ms jitter=" + fmt(s.jitterMs()) + "ms success="
-                    + fmt(s.successRate()) + " failures_in_a_row=" + s.consecutiveFailures() + " score=" + fmt(s.score()) + " state=" + e.state();
+                    + fmt(s.successRate()) + " failures_in_a_row=" + s.consecutiveFailures()
+                    + (mbit < 0 ? "" : " throughput=" + fmt(mbit) + "Mbit/s") + " score=" + fmt(s.score()) + " state=" + e.state();
             if (why != null && unstable.add(e.endpoint())) {
                 lines.add("[NODE_UNSTABLE] " + figures + " (" + why + ")");
             } else if (why == null && unstable.remove(e.endpoint())) {
@@ -60,6 +66,7 @@ final class Diagnostics {
             }
         }
         unstable.retainAll(seen);
+        throughput.forgetAllBut(seen);
         return lines;
     }
 

@@ -172,7 +172,7 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
-        pop.connected(route.request(), client, up.channel());
+        pop.connected(route.request(), client, route.cluster(), up);
         if (connect && pending == null) {
             client.writeAndFlush(Unpooled.copiedBuffer(ESTABLISHED, StandardCharsets.ISO_8859_1), client.voidPromise());
         }

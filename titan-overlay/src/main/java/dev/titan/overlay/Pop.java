@@ -140,9 +140,9 @@ public final class Pop implements AutoCloseable {
         this.metrics = metrics;
         this.edges = new TunnelServer(config.edges(), transport, clusters, metrics, EDGES);
         this.store = new ConfigStore(config.users());
-        this.diagnostics = new Diagnostics(config.unstable());
         this.context = new PopContext(users(store, config), new PopMeters(metrics.registry()), new EdgeRouting(config.routing(), clock),
                 new UserAccounts(store), transport);
+        this.diagnostics = new Diagnostics(config.unstable(), context.throughput);
     }
 
     private static ProxyUsers users(Store store, Config c) {

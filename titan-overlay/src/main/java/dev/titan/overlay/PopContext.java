@@ -17,6 +17,7 @@ final class PopContext {
     final EdgeRouting routing;
     final UserAccounts accounts;
     final dev.titan.core.net.Transport transport;
+    final EdgeThroughput throughput = new EdgeThroughput(System::nanoTime);
     /** Whether to log [BROWSER_INFO] for each connection (opt-in). */
     volatile boolean browserInfo;
 
@@ -72,7 +73,10 @@ final class PopContext {
      * A connection was connected, its relay about to start: a sticky session counts it as in use, and
      * the user's usage, bandwidth limits, quota and meters account for its upstream.
      */
-    void connected(DestinationRequest request, Channel client, Channel upstream) {
+    void connected(DestinationRequest request, Channel client, dev.titan.core.cluster.Cluster cluster, dev.titan.core.cluster.Cluster.Connection up) {
+        Channel upstream = up.channel();
+        String edge = up.endpoint().id();
+        Relay.account(upstream, new Relay.Accounting(throughput.connection(edge, () -> cluster.reportFailure(up.endpoint())), null, null));
         if (request.user() == null) {
             return;
         }

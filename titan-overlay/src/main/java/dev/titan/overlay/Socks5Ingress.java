@@ -268,7 +268,7 @@ final class Socks5Ingress extends Ingress {
 
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
-        pop.connected(route.request(), client, up.channel());
+        pop.connected(route.request(), client, route.cluster(), up);
         if (pending != null) {
             return; // answered already
         }

@@ -22,7 +22,7 @@ class DiagnosticsTest {
 
     @Test
     void anEdgeIsReportedUnstableOnceAndStableWhenItRecovers() {
-        Diagnostics d = new Diagnostics(Diagnostics.Thresholds.DEFAULT);
+        Diagnostics d = new Diagnostics(Diagnostics.Thresholds.DEFAULT, new EdgeThroughput(System::nanoTime));
         assertThat(d.evaluate(List.of(edge("e1", 5, 1.0, 0), edge("e2", 5, 1.0, 0)))).isEmpty();
         List<String> lines = d.evaluate(List.of(edge("e1", 80, 1.0, 0), edge("e2", 5, 0.5, 0)));
         assertThat(lines).hasSize(2);
@@ -62,5 +62,28 @@ class DiagnosticsTest {
         assertThat(Diagnostics.browserInfo(r, null, Unpooled.EMPTY_BUFFER)).contains("nothing before the connect");
         http.release();
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void anEdgeWhoseDeliveryCollapsedIsToldApartFromItsRoundTrips() {
+        EdgeThroughput t = new EdgeThroughput(System::nanoTime);
+        long second = 1_000_000_000L;
+        assertThat(t.record("e1", 100L << 20, second)).isFalse();
+        assertThat(t.record("e2", 90L << 20, second)).isFalse();
+        assertThat(t.record("e3", 80L << 20, second)).isFalse();
+        assertThat(t.record("e3", 1000, second)).as("a small connection says nothing about throughput").isFalse();
+        assertThat(t.record("e3", 1L << 20, 5 * second)).as("one slow transfer moves the average only part way").isFalse();
+        boolean collapsed = false;
+        for (int i = 0; i < 10 && !collapsed; i++) {
+            collapsed = t.record("e3", 1L << 20, 5 * second); // 0.2 MiB/s, again and again
+        }
+        assertThat(collapsed).isTrue();
+        assertThat(t.collapsed("e1")).isFalse();
+        assertThat(t.mbit("e1")).isCloseTo(838.9, org.assertj.core.api.Assertions.within(1.0));
+        assertThat(t.mbit("e9")).isEqualTo(-1);
+        Diagnostics d = new Diagnostics(Diagnostics.Thresholds.DEFAULT, t);
+        List<String> lines = d.evaluate(List.of(edge("e1", 5, 1.0, 0), edge("e3", 5, 1.0, 0)));
+        assertThat(lines).singleElement().asString().startsWith("[NODE_UNSTABLE] edge=e3").contains("throughput=")
+                .contains("(throughput below a quarter of the edges' median)");
     }
 }
