@@ -3,21 +3,13 @@ package dev.titan.overlay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.titan.core.engine.ClusterRegistry;
-import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.store.Store;
 import dev.titan.core.testing.TestServers;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelServerConfig;
-import dev.titan.tunnel.TunnelSettings;
 import java.io.DataInputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,19 +28,11 @@ class OverlayConcurrencyTest {
     void aThousandConcurrentConnectionsEachGetTheirOwnBytesBack() throws Exception {
         Transport transport = Transport.create(Transport.Kind.NIO, 2);
         try (TestServers.TcpServer echo = TestServers.echo("echo")) {
-            InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-            TunnelServerConfig edges = new TunnelServerConfig(any, "127.0.0.1",
-                    List.of(TunnelServerConfig.User.of("e1", "edge-secret-for-tests", List.of())), TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-            Pop pop = new Pop(new Pop.Config(any, null, null, edges,
-                    List.of(new Store.User("alice", "alice-password".getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                    Duration.ofSeconds(10), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.DEFAULT, null, false, null),
-                    transport, ClusterRegistry.NONE, new TitanMetrics());
-            InetSocketAddress edgePort = pop.start();
-            Edge edge = new Edge(TunnelClientConfig.of(edgePort, "e1", "edge-secret-for-tests", 1, List.of()),
-                    EgressPolicy.allowing(List.of(Cidr.parse("127.0.0.0/8"))), transport);
+            List<AutoCloseable> closing = new ArrayList<>();
+            Pop pop = OverlayFixture.startPop(OverlayFixture.config(true, false, false,
+                    List.of(OverlayFixture.user("alice", "alice-password", Store.Limits.NONE)), Pop.ZeroRtt.DEFAULT, null), transport, closing);
+            Edge edge = OverlayFixture.startEdge(pop, "e1", Map.of(), List.of("127.0.0.0/8"), transport, closing);
             try (pop; edge) {
-                edge.start();
-                await().atMost(Duration.ofSeconds(10)).until(() -> !pop.edges().sessions("e1").isEmpty());
                 int socks = pop.address("socks").getPort();
                 CountDownLatch allOpen = new CountDownLatch(USERS);
                 CountDownLatch release = new CountDownLatch(1);

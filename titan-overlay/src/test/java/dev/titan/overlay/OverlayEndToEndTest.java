@@ -1,24 +1,16 @@
 package dev.titan.overlay;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
-import dev.titan.core.engine.ClusterRegistry;
-import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.store.Store;
 import dev.titan.core.testing.TestServers;
 import dev.titan.core.testing.Transports;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelServerConfig;
-import dev.titan.tunnel.TunnelSettings;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -67,19 +59,9 @@ class OverlayEndToEndTest {
 
     /** A PoP with every port and user alice, and one edge with {@code allow} added to its egress policy; waits for the edge's tunnel. */
     private Pop overlay(List<String> allow) {
-        InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-        TunnelServerConfig edges = new TunnelServerConfig(any, "127.0.0.1",
-                List.of(TunnelServerConfig.User.of("edge1", EDGE_SECRET, List.of())), TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-        Pop pop = new Pop(new Pop.Config(any, any, any, edges,
-                List.of(new Store.User("alice", PASSWORD.getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), java.util.Map.of(), Pop.ZeroRtt.OFF, null, false, null), transport, ClusterRegistry.NONE, new TitanMetrics());
-        InetSocketAddress edgePort = pop.start();
-        closing.add(pop);
-        Edge edge = new Edge(TunnelClientConfig.of(edgePort, "edge1", EDGE_SECRET, 1, List.of()),
-                EgressPolicy.allowing(allow.stream().map(Cidr::parse).toList()), transport);
-        edge.start();
-        closing.add(edge);
-        await().atMost(Duration.ofSeconds(10)).until(() -> edge.connectedTunnels() == 1 && !pop.edges().sessions("edge1").isEmpty());
+        Pop pop = OverlayFixture.startPop(OverlayFixture.config(true, true, true,
+                List.of(OverlayFixture.user("alice", PASSWORD, Store.Limits.NONE)), Pop.ZeroRtt.OFF, null), transport, closing);
+        OverlayFixture.startEdge(pop, "e1", Map.of(), allow, transport, closing);
         return pop;
     }
 

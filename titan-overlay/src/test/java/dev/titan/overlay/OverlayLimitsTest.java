@@ -4,18 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
 
-import dev.titan.core.engine.ClusterRegistry;
-import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.store.Store;
 import dev.titan.core.testing.TestServers;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelServerConfig;
-import dev.titan.tunnel.TunnelSettings;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -63,27 +56,17 @@ class OverlayLimitsTest {
 
     /** A PoP with the test's users (and {@code usage} kept in a file, if given) and one edge connected to it. */
     private Pop startPop(Pop.UsageStore usage) {
-        InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-        TunnelServerConfig edges = new TunnelServerConfig(any, "127.0.0.1", List.of(TunnelServerConfig.User.of("e1", SECRET, List.of())),
-                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
         List<Store.User> users = List.of(
                 user("quota", new Store.Limits(0, 0, 0, 0, 1 << 20, Store.QuotaPeriod.DAY)),
                 user("slow", new Store.Limits(0, 0, 1_000_000, 0, 0, null)),
                 user("two", new Store.Limits(2, 0, 0, 0, 0, null)));
-        Pop p = new Pop(new Pop.Config(any, any, null, edges, users, List.of(), false, Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(),
-                Pop.ZeroRtt.OFF, usage, false, null), transport, ClusterRegistry.NONE, new TitanMetrics());
-        InetSocketAddress edgePort = p.start();
-        closing.add(p);
-        Edge edge = new Edge(TunnelClientConfig.of(edgePort, "e1", SECRET, 1, List.of()), EgressPolicy.allowing(List.of(Cidr.parse("127.0.0.0/8"))),
-                transport);
-        edge.start();
-        closing.add(edge);
-        await().atMost(Duration.ofSeconds(10)).until(() -> !p.edges().sessions("e1").isEmpty());
+        Pop p = OverlayFixture.startPop(OverlayFixture.config(true, true, false, users, Pop.ZeroRtt.OFF, usage), transport, closing);
+        OverlayFixture.startEdge(p, "e1", Map.of(), List.of("127.0.0.0/8"), transport, closing);
         return p;
     }
 
     private static Store.User user(String id, Store.Limits limits) {
-        return new Store.User(id, (id + "-password").getBytes(StandardCharsets.UTF_8), limits, null);
+        return OverlayFixture.user(id, id + "-password", limits);
     }
 
     @AfterEach

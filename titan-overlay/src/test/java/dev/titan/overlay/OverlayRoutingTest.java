@@ -3,17 +3,9 @@ package dev.titan.overlay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.titan.core.engine.ClusterRegistry;
-import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.store.Store;
 import dev.titan.core.testing.TestServers;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelEndpoint;
-import dev.titan.tunnel.TunnelServerConfig;
-import dev.titan.tunnel.TunnelSettings;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,22 +24,14 @@ class OverlayRoutingTest {
     private Transport transport;
     private TestServers.TcpServer backend;
     private Pop pop;
-    private InetSocketAddress edgePort;
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws Exception {
         transport = Transport.create(Transport.Kind.NIO, 2);
         backend = TestServers.http("hello", 0);
-        InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-        TunnelServerConfig edges = new TunnelServerConfig(any, "127.0.0.1", List.of(TunnelServerConfig.User.of("e1", SECRET, List.of()),
-                TunnelServerConfig.User.of("e2", SECRET, List.of()), TunnelServerConfig.User.of("e3", SECRET, List.of())),
-                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-        pop = new Pop(new Pop.Config(null, any, null, edges,
-                List.of(new Store.User("alice", PASSWORD.getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.OFF, null, false, null), transport, ClusterRegistry.NONE, new TitanMetrics());
-        edgePort = pop.start();
-        closing.add(pop);
+        pop = OverlayFixture.startPop(OverlayFixture.config(false, true, false,
+                List.of(OverlayFixture.user("alice", PASSWORD, Store.Limits.NONE)), Pop.ZeroRtt.OFF, null, "e1", "e2", "e3"), transport, closing);
     }
 
     @AfterEach
@@ -60,11 +44,7 @@ class OverlayRoutingTest {
     }
 
     private Edge edge(String id, String country) {
-        TunnelClientConfig c = new TunnelClientConfig(List.of(TunnelEndpoint.tcp(edgePort)), id, SECRET.getBytes(StandardCharsets.UTF_8), 1,
-                List.of(), Map.of("country", country), TunnelSettings.DEFAULTS, Duration.ofSeconds(5), Duration.ofMinutes(1), null);
-        Edge e = new Edge(c, EgressPolicy.allowing(List.of(Cidr.parse("127.0.0.0/8"))), transport);
-        e.start();
-        closing.add(e);
+        Edge e = OverlayFixture.startEdge(pop, id, Map.of("country", country), List.of("127.0.0.0/8"), transport, closing);
         // routable once the edge cluster's selector has taken it in (evaluated every second)
         await().atMost(Duration.ofSeconds(10)).until(() -> pop.edges().sharedCluster().active().stream()
                 .anyMatch(ep -> id.equals(ep.labels().get("id"))));

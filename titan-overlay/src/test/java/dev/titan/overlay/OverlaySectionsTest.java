@@ -1,7 +1,6 @@
 package dev.titan.overlay;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.titan.core.config.ConfigException;
 import dev.titan.core.config.ConfigLoader;

@@ -3,16 +3,10 @@ package dev.titan.overlay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.titan.core.engine.ClusterRegistry;
-import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.store.Store;
 import dev.titan.core.testing.TestServers;
 import dev.titan.core.testing.Transports;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelServerConfig;
-import dev.titan.tunnel.TunnelSettings;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.OutputStream;
@@ -67,21 +61,9 @@ class UdpAssociateTest {
     }
 
     private Pop overlay(List<String> allow, List<Edge> edges) {
-        InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-        TunnelServerConfig e = new TunnelServerConfig(any, "127.0.0.1", List.of(TunnelServerConfig.User.of("e1", "edge-secret-for-tests", List.of())),
-                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-        Pop pop = new Pop(new Pop.Config(any, null, null, e,
-                List.of(new Store.User("alice", "alice-password".getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), Pop.ZeroRtt.DEFAULT, null, false, null), transport, ClusterRegistry.NONE,
-                new TitanMetrics());
-        InetSocketAddress edgePort = pop.start();
-        closing.add(pop);
-        Edge edge = new Edge(TunnelClientConfig.of(edgePort, "e1", "edge-secret-for-tests", 1, List.of()),
-                EgressPolicy.allowing(allow.stream().map(Cidr::parse).toList()), transport);
-        edge.start();
-        closing.add(edge);
-        edges.add(edge);
-        await().atMost(Duration.ofSeconds(10)).until(() -> !pop.edges().sessions("e1").isEmpty());
+        Pop pop = OverlayFixture.startPop(OverlayFixture.config(true, false, false,
+                List.of(OverlayFixture.user("alice", "alice-password", Store.Limits.NONE)), Pop.ZeroRtt.DEFAULT, null), transport, closing);
+        edges.add(OverlayFixture.startEdge(pop, "e1", Map.of(), allow, transport, closing));
         return pop;
     }
 

@@ -1,22 +1,14 @@
 package dev.titan.overlay;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
-import dev.titan.core.engine.ClusterRegistry;
-import dev.titan.core.metrics.TitanMetrics;
-import dev.titan.core.net.Cidr;
 import dev.titan.core.net.Transport;
 import dev.titan.core.store.Store;
 import dev.titan.core.testing.TestServers;
-import dev.titan.tunnel.TunnelClientConfig;
-import dev.titan.tunnel.TunnelServerConfig;
-import dev.titan.tunnel.TunnelSettings;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -39,20 +31,10 @@ class ZeroRttTest {
     @BeforeEach
     void setUp() {
         transport = Transport.create(Transport.Kind.NIO, 2);
-        InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-        TunnelServerConfig edges = new TunnelServerConfig(any, "127.0.0.1", List.of(TunnelServerConfig.User.of("e1", SECRET, List.of())),
-                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-        pop = new Pop(new Pop.Config(any, any, null, edges,
-                List.of(new Store.User("alice", "alice-password".getBytes(StandardCharsets.UTF_8), Store.Limits.NONE, null)), List.of(), false,
-                Duration.ofSeconds(5), Duration.ofMinutes(1), Map.of(), new Pop.ZeroRtt(true, true, Duration.ofMillis(50)), null, false, null),
-                transport, ClusterRegistry.NONE, new TitanMetrics());
-        InetSocketAddress edgePort = pop.start();
-        closing.add(pop);
-        Edge edge = new Edge(TunnelClientConfig.of(edgePort, "e1", SECRET, 1, List.of()), EgressPolicy.allowing(List.of(Cidr.parse("127.0.0.0/8"))),
-                transport);
-        edge.start();
-        closing.add(edge);
-        await().atMost(Duration.ofSeconds(10)).until(() -> !pop.edges().sessions("e1").isEmpty());
+        pop = OverlayFixture.startPop(OverlayFixture.config(true, true, false,
+                List.of(OverlayFixture.user("alice", "alice-password", Store.Limits.NONE)), new Pop.ZeroRtt(true, true, Duration.ofMillis(50)), null),
+                transport, closing);
+        OverlayFixture.startEdge(pop, "e1", Map.of(), List.of("127.0.0.0/8"), transport, closing);
     }
 
     @AfterEach
