@@ -39,6 +39,7 @@ final class HttpProxyIngress extends Ingress {
     private String refusal;
     private DestinationRequest pending;
     private boolean flightDue;
+    private java.util.concurrent.ScheduledFuture<?> flightTimer;
     private HttpHead head;
     private boolean connect;
     private String origin;
@@ -106,7 +107,7 @@ final class HttpProxyIngress extends Ingress {
         if (connect && zeroRtt != null) {
             pending = r;
             ctx.writeAndFlush(Unpooled.copiedBuffer(ESTABLISHED, StandardCharsets.ISO_8859_1));
-            ctx.executor().schedule(() -> {
+            flightTimer = ctx.executor().schedule(() -> {
                 flightDue = true;
                 decideNow(ctx);
             }, zeroRtt.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
@@ -152,6 +153,9 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected ByteBuf firstBytes(ChannelHandlerContext ctx, ByteBuf in, DestinationRequest request) {
+        if (flightTimer != null) {
+            flightTimer.cancel(false); // the first bytes came: no wait left to time
+        }
         in.skipBytes(head.length());
         pop.browserInfo(request, head, in);
         ByteBuf rest = in.readRetainedSlice(in.readableBytes());

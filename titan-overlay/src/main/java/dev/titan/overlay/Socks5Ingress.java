@@ -45,6 +45,7 @@ final class Socks5Ingress extends Ingress {
     private String user;
     private DestinationRequest pending;
     private boolean flightDue;
+    private java.util.concurrent.ScheduledFuture<?> flightTimer;
 
     Socks5Ingress(String listener, Forwarder forwarder, Duration timeout, PopContext pop, Duration zeroRtt) {
         super(listener, forwarder, timeout);
@@ -91,7 +92,7 @@ final class Socks5Ingress extends Ingress {
         pending = r;
         stage = Stage.FIRST_FLIGHT;
         ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}));
-        ctx.executor().schedule(() -> {
+        flightTimer = ctx.executor().schedule(() -> {
             flightDue = true; // a protocol whose server speaks first: go without first bytes
             decideNow(ctx);
         }, zeroRtt.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
@@ -262,6 +263,9 @@ final class Socks5Ingress extends Ingress {
 
     @Override
     protected ByteBuf firstBytes(ChannelHandlerContext ctx, ByteBuf in, DestinationRequest request) {
+        if (flightTimer != null) {
+            flightTimer.cancel(false); // the first bytes came: no wait left to time
+        }
         pop.browserInfo(request, null, in);
         return super.firstBytes(ctx, in, request);
     }
