@@ -294,12 +294,7 @@ final class Systems implements AutoCloseable {
      */
     List<Proc> startTitanTunnel(String serverCpus, String clientCpus) throws Exception {
         List<String> jvm = titanJvm();
-        String common = """
-                logging: { level: warn }
-                metrics: { enabled: false }
-                admin: { enabled: false }
-                transport: { type: %s, worker_threads: %d }
-                """.formatted(titanTransport, threads);
+        String common = titanCommon();
         Path serverYaml = dir.resolve("tunnel-server.yaml");
         Files.writeString(serverYaml, common + """
                 tunnel_server:
@@ -339,12 +334,7 @@ final class Systems implements AutoCloseable {
      */
     List<Proc> startOverlay(String popCpus, String edgeCpus, int edgeDialPort) throws Exception {
         List<String> jvm = titanJvm();
-        String common = """
-                logging: { level: warn }
-                metrics: { enabled: false }
-                admin: { enabled: false }
-                transport: { type: %s, worker_threads: %d }
-                """.formatted(titanTransport, threads);
+        String common = titanCommon();
         Path popYaml = dir.resolve("pop.yaml");
         Files.writeString(popYaml, common + """
                 pop:
@@ -375,6 +365,16 @@ final class Systems implements AutoCloseable {
         Proc.awaitPort("titan pop (0-RTT off)", TITAN_OVERLAY_0RTT_OFF.httpPort(), 60_000);
         Proc edge = startTitanProcess("titan-edge", edgeCpus, jvm, "edge", edgeYaml);
         return List.of(pop, popOff, edge);
+    }
+
+    /** What every Titan the benchmark starts from a file shares: quiet logs, no metrics or admin port, the transport and threads under test. */
+    private String titanCommon() {
+        return """
+                logging: { level: warn }
+                metrics: { enabled: false }
+                admin: { enabled: false }
+                transport: { type: %s, worker_threads: %d }
+                """.formatted(titanTransport, threads);
     }
 
     private Proc startTitanProcess(String name, String cpus, List<String> jvm, String command, Path yaml) throws IOException {
