@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -65,6 +66,16 @@ public final class LoadGen implements AutoCloseable {
             double mean = n == 0 ? 0 : Arrays.stream(l).average().orElse(0) / 1e3;
             return new Result(requests, errors, seconds, requests / seconds, mean, pct(l, 0.50), pct(l, 0.90), pct(l, 0.99), pct(l, 0.999),
                     n == 0 ? 0 : l[n - 1] / 1e3);
+        }
+
+        /** The figures a scenario publishes: {@code rateName} (req_per_s, conn_per_s), p50, p99 and errors. */
+        Map<String, Double> metrics(String rateName) {
+            Map<String, Double> v = new java.util.LinkedHashMap<>();
+            v.put(rateName, rps);
+            v.put("p50_ms", p50Us / 1000);
+            v.put("p99_ms", p99Us / 1000);
+            v.put("errors", (double) errors);
+            return v;
         }
 
         private static double pct(long[] sorted, double q) {
@@ -377,114 +388,6 @@ public final class LoadGen implements AutoCloseable {
     @Override
     public void close() {
         transport.close();
-    }
-
-    /** Send times of the requests still waiting for their responses, oldest first, without boxing. */
-    static final class Times {
-        private long[] t = new long[4]; // a power of two, so that wrapping is a mask
-        private int head;
-        private int size;
-
-        void add(long v) {
-            if (size == t.length) {
-                long[] n = new long[t.length * 2];
-                for (int i = 0; i < size; i++) {
-                    n[i] = t[(head + i) & (t.length - 1)];
-                }
-                t = n;
-                head = 0;
-            }
-            t[(head + size++) & (t.length - 1)] = v;
-        }
-
-        /** Removes and returns the oldest time; call only when not {@link #isEmpty()} (nanoTime values may be negative). */
-        long poll() {
-            if (size == 0) {
-                throw new IllegalStateException("no request is waiting");
-            }
-            long v = t[head];
-            head = (head + 1) & (t.length - 1);
-            size--;
-            return v;
-        }
-
-        boolean isEmpty() {
-            return size == 0;
-        }
-    }
-
-    /**
-     * An HTTP/1.1 response reader for what the benchmarks' backends send: a status line, headers
-     * and a body of Content-Length bytes (none without one), responses back to back in any
-     * split across reads. It looks at header lines only, a line at a time, and skips bodies whole.
-     */
-    static final class ResponseReader {
-        private static final byte[] CL = "content-length:".getBytes(StandardCharsets.US_ASCII);
-        private byte[] line = new byte[256];
-        private int lineLen;
-        private long contentLength;
-        private long bodyLeft = -1; // -1 while in the status line and headers
-
-        /** Reads what {@code buf} holds and returns how many responses it completed. */
-        int read(ByteBuf buf) {
-            int done = 0;
-            int i = buf.readerIndex();
-            int end = buf.writerIndex();
-            while (i < end) {
-                if (bodyLeft < 0) {
-                    int lf = buf.indexOf(i, end, (byte) '\n');
-                    int stop = lf < 0 ? end : lf + 1;
-                    int n = stop - i;
-                    if (lineLen + n > line.length) {
-                        line = Arrays.copyOf(line, Math.max(line.length * 2, lineLen + n));
-                    }
-                    buf.getBytes(i, line, lineLen, n);
-                    lineLen += n;
-                    i = stop;
-                    if (lf < 0) {
-                        break;
-                    }
-                    if (lineLen <= 2) { // the empty line ending the headers
-                        bodyLeft = contentLength;
-                        contentLength = 0;
-                    } else if (contentLength == 0) {
-                        contentLength = contentLength(line, lineLen);
-                    }
-                    lineLen = 0;
-                } else {
-                    int n = (int) Math.min(bodyLeft, end - i);
-                    i += n;
-                    bodyLeft -= n;
-                }
-                if (bodyLeft == 0) {
-                    bodyLeft = -1;
-                    done++;
-                }
-            }
-            return done;
-        }
-
-        /** The value of a Content-Length header line, 0 for any other line. */
-        private static long contentLength(byte[] l, int len) {
-            if (len < CL.length) {
-                return 0;
-            }
-            for (int j = 0; j < CL.length; j++) {
-                if ((l[j] | 0x20) != CL[j]) {
-                    return 0;
-                }
-            }
-            long v = 0;
-            for (int k = CL.length; k < len; k++) {
-                byte c = l[k];
-                if (c >= '0' && c <= '9') {
-                    v = v * 10 + (c - '0');
-                } else if (c != ' ' && c != '\t') {
-                    break;
-                }
-            }
-            return v;
-        }
     }
 
     /** Sends requests and records each response's latency. */

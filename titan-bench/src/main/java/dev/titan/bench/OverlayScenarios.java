@@ -61,12 +61,7 @@ final class OverlayScenarios {
                     Systems.SSH_R_DYNAMIC), r, secs, BenchMain.withCpu(owners, (p, d) -> {
                         LoadGen.Result g = p == Systems.DIRECT ? gen.connectionRate(backend, CONCURRENCY, Duration.ofSeconds(d))
                                 : gen.connectionRate(backend, via(p), CONCURRENCY, Duration.ofSeconds(d));
-                        Map<String, Double> v = new LinkedHashMap<>();
-                        v.put("conn_per_s", g.rps());
-                        v.put("p50_ms", g.p50Us() / 1000);
-                        v.put("p99_ms", g.p99Us() / 1000);
-                        v.put("errors", (double) g.errors());
-                        return v;
+                        return g.metrics("conn_per_s");
                     }));
         } finally {
             procs.forEach(sys::stop);

@@ -75,13 +75,7 @@ final class TunnelScenarios {
             bench.measureRounds("proxy-clients", List.of(Systems.DIRECT, Systems.MICROSOCKS, Systems.TINYPROXY), r, secs, (p, d) -> {
                 LoadGen.Via via = p == Systems.MICROSOCKS ? new LoadGen.Via("socks5", new InetSocketAddress("127.0.0.1", p.httpPort()))
                         : p == Systems.TINYPROXY ? new LoadGen.Via("http", new InetSocketAddress("127.0.0.1", p.httpPort())) : null;
-                LoadGen.Result g = gen.closedLoop(backend, via, 100, Duration.ofSeconds(d));
-                Map<String, Double> v = new LinkedHashMap<>();
-                v.put("req_per_s", g.rps());
-                v.put("p50_ms", g.p50Us() / 1000);
-                v.put("p99_ms", g.p99Us() / 1000);
-                v.put("errors", (double) g.errors());
-                return v;
+                return gen.closedLoop(backend, via, 100, Duration.ofSeconds(d)).metrics("req_per_s");
             });
         } finally {
             procs.forEach(sys::stop);

@@ -18,7 +18,7 @@ class ResponseReaderTest {
         String stream = NGINX + NO_BODY + UPPER + NGINX;
         byte[] bytes = stream.getBytes(StandardCharsets.US_ASCII);
         for (int chunk = 1; chunk <= bytes.length; chunk++) {
-            LoadGen.ResponseReader reader = new LoadGen.ResponseReader();
+            ResponseReader reader = new ResponseReader();
             int done = 0;
             for (int at = 0; at < bytes.length; at += chunk) {
                 done += readAndRelease(reader, Unpooled.wrappedBuffer(bytes, at, Math.min(chunk, bytes.length - at)));
@@ -29,7 +29,7 @@ class ResponseReaderTest {
 
     @Test
     void aResponseIsDoneOnlyWithItsLastBodyByte() {
-        LoadGen.ResponseReader reader = new LoadGen.ResponseReader();
+        ResponseReader reader = new ResponseReader();
         byte[] bytes = NGINX.getBytes(StandardCharsets.US_ASCII);
         assertThat(readAndRelease(reader, Unpooled.wrappedBuffer(bytes, 0, bytes.length - 1))).isZero();
         assertThat(readAndRelease(reader, Unpooled.wrappedBuffer(bytes, bytes.length - 1, 1))).isEqualTo(1);
@@ -38,13 +38,13 @@ class ResponseReaderTest {
     @Test
     void headerLinesLongerThanTheLineBufferAreRead() {
         String big = "HTTP/1.1 200 OK\r\nX-Pad: " + "p".repeat(5000) + "\r\nContent-Length: 2\r\n\r\nok";
-        LoadGen.ResponseReader reader = new LoadGen.ResponseReader();
+        ResponseReader reader = new ResponseReader();
         assertThat(readAndRelease(reader, Unpooled.copiedBuffer(big + big, StandardCharsets.US_ASCII))).isEqualTo(2);
     }
 
     @Test
     void sendTimesComeBackOldestFirstAcrossGrowth() {
-        LoadGen.Times times = new LoadGen.Times();
+        Times times = new Times();
         for (long i = -3; i < 3; i++) {
             times.add(i);
         }
@@ -58,7 +58,7 @@ class ResponseReaderTest {
         assertThat(times.isEmpty()).isTrue();
     }
 
-    private static int readAndRelease(LoadGen.ResponseReader reader, ByteBuf buf) {
+    private static int readAndRelease(ResponseReader reader, ByteBuf buf) {
         try {
             return reader.read(buf);
         } finally {

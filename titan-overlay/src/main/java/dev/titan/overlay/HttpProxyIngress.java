@@ -37,9 +37,7 @@ final class HttpProxyIngress extends Ingress {
     /** 0-RTT for CONNECT: how long to wait for the client's first bytes after answering 200 at once; null: answer once connected. */
     private final Duration zeroRtt;
     private String refusal;
-    private DestinationRequest pending;
-    private boolean flightDue;
-    private java.util.concurrent.ScheduledFuture<?> flightTimer;
+    private final FirstFlight flight;
     private HttpHead head;
     private boolean connect;
     private String origin;
@@ -48,12 +46,13 @@ final class HttpProxyIngress extends Ingress {
         super(listener, forwarder, timeout);
         this.pop = pop;
         this.zeroRtt = zeroRtt;
+        this.flight = zeroRtt == null ? null : new FirstFlight(zeroRtt);
     }
 
     @Override
     protected DestinationRequest decide(ChannelHandlerContext ctx, ByteBuf in) throws Malformed {
-        if (pending != null) { // answered at once: the request waits for the client's first bytes, or the timer
-            return in.readableBytes() > head.length() || flightDue ? pending : null;
+        if (flight != null && flight.answered()) { // answered at once: the request waits for the client's first bytes, or the timer
+            return flight.ready(in.readableBytes() > head.length());
         }
         HttpHead h = HttpHead.read(in);
         if (h == null) {
@@ -105,12 +104,8 @@ final class HttpProxyIngress extends Ingress {
         }
         DestinationRequest r = DestinationRequest.of(listener, ctx.channel(), DestinationRequest.HTTP).withUser(user).withTarget(host, port);
         if (connect && zeroRtt != null) {
-            pending = r;
             ctx.writeAndFlush(Unpooled.copiedBuffer(ESTABLISHED, StandardCharsets.ISO_8859_1));
-            flightTimer = ctx.executor().schedule(() -> {
-                flightDue = true;
-                decideNow(ctx);
-            }, zeroRtt.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+            flight.start(ctx, r, () -> decideNow(ctx));
             return in.readableBytes() > h.length() ? r : null;
         }
         return r;
@@ -153,8 +148,8 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected ByteBuf firstBytes(ChannelHandlerContext ctx, ByteBuf in, DestinationRequest request) {
-        if (flightTimer != null) {
-            flightTimer.cancel(false); // the first bytes came: no wait left to time
+        if (flight != null) {
+            flight.done();
         }
         in.skipBytes(head.length());
         pop.browserInfo(request, head, in);
@@ -177,7 +172,7 @@ final class HttpProxyIngress extends Ingress {
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
         pop.connected(route.request(), client, route.cluster(), up);
-        if (connect && pending == null) {
+        if (connect && (flight == null || !flight.answered())) {
             client.writeAndFlush(Unpooled.copiedBuffer(ESTABLISHED, StandardCharsets.ISO_8859_1), client.voidPromise());
         }
     }
@@ -187,7 +182,7 @@ final class HttpProxyIngress extends Ingress {
         ProxyFailure f = PopContext.failure(route.eligible(), cause);
         pop.meters.failed(f.error());
         PopLog.failed(route.request(), f);
-        if (pending != null) {
+        if (flight != null && flight.answered()) {
             client.close(); // 0-RTT: 200 went out already; the log says why
             return;
         }

@@ -43,14 +43,13 @@ final class Socks5Ingress extends Ingress {
     private final Duration zeroRtt;
     private Stage stage = Stage.GREETING;
     private String user;
-    private DestinationRequest pending;
-    private boolean flightDue;
-    private java.util.concurrent.ScheduledFuture<?> flightTimer;
+    private final FirstFlight flight;
 
     Socks5Ingress(String listener, Forwarder forwarder, Duration timeout, PopContext pop, Duration zeroRtt) {
         super(listener, forwarder, timeout);
         this.pop = pop;
         this.zeroRtt = zeroRtt;
+        this.flight = zeroRtt == null ? null : new FirstFlight(zeroRtt);
     }
 
     @Override
@@ -75,7 +74,7 @@ final class Socks5Ingress extends Ingress {
                     answerAtOnce(ctx, r); // 0-RTT: the client sends its first bytes now, and they go with the stream's open
                 }
                 case FIRST_FLIGHT -> {
-                    return in.isReadable() || flightDue ? pending : null;
+                    return flight.ready(in.isReadable());
                 }
                 case UDP -> {
                     in.skipBytes(in.readableBytes()); // the control connection of a UDP association carries nothing
@@ -89,13 +88,9 @@ final class Socks5Ingress extends Ingress {
     }
 
     private void answerAtOnce(ChannelHandlerContext ctx, DestinationRequest r) {
-        pending = r;
         stage = Stage.FIRST_FLIGHT;
         ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}));
-        flightTimer = ctx.executor().schedule(() -> {
-            flightDue = true; // a protocol whose server speaks first: go without first bytes
-            decideNow(ctx);
-        }, zeroRtt.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+        flight.start(ctx, r, () -> decideNow(ctx));
     }
 
     /** VER NMETHODS METHODS: chooses user/password, or no authentication where the source or an open proxy allows. */
@@ -263,8 +258,8 @@ final class Socks5Ingress extends Ingress {
 
     @Override
     protected ByteBuf firstBytes(ChannelHandlerContext ctx, ByteBuf in, DestinationRequest request) {
-        if (flightTimer != null) {
-            flightTimer.cancel(false); // the first bytes came: no wait left to time
+        if (flight != null) {
+            flight.done();
         }
         pop.browserInfo(request, null, in);
         return super.firstBytes(ctx, in, request);
@@ -273,7 +268,7 @@ final class Socks5Ingress extends Ingress {
     @Override
     protected void connected(Channel client, Router.Route route, Cluster.Connection up) {
         pop.connected(route.request(), client, route.cluster(), up);
-        if (pending != null) {
+        if (flight != null && flight.answered()) {
             return; // answered already
         }
         client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}), client.voidPromise());
@@ -284,7 +279,7 @@ final class Socks5Ingress extends Ingress {
         ProxyFailure f = PopContext.failure(route.eligible(), cause);
         pop.meters.failed(f.error());
         PopLog.failed(route.request(), f);
-        if (pending != null) {
+        if (flight != null && flight.answered()) {
             client.close(); // 0-RTT: the success reply went out already; the log says why
             return;
         }

@@ -30,6 +30,9 @@ record UserParams(String user, Map<String, String> labels, String edge, String s
 
     /** Parses {@code username}; throws {@link IllegalArgumentException} with a message for the user. */
     static UserParams parse(String username) {
+        if (username.indexOf('-') < 0 && !username.isEmpty()) { // the common case, asked several times per connection: no parameters
+            return new UserParams(username, Map.of(), null, null, DEFAULT_SESSION_TIME, false);
+        }
         String[] parts = username.split("-", -1);
         String user = parts[0];
         if (user.isEmpty()) {
