@@ -200,7 +200,8 @@ public final class Pop implements AutoCloseable {
 
     private HttpProxyIngress http(String listener, Forwarder f) {
         Config c = config;
-        return new HttpProxyIngress(listener, f, c.handshakeTimeout(), context, c.zeroRtt().httpConnect() ? c.zeroRtt().firstFlightWait() : null);
+        return new HttpProxyIngress(listener, f, c.handshakeTimeout(), context, c.zeroRtt().httpConnect() ? c.zeroRtt().firstFlightWait() : null,
+                c.idleTimeout());
     }
 
     /** Logs [NODE_UNSTABLE] / [NODE_STABLE] for edges whose figures crossed a threshold since the last look. */

@@ -4,7 +4,11 @@ import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.limit.UserAccounts;
 import dev.titan.core.net.Relay;
 import dev.titan.core.route.DestinationRequest;
+import dev.titan.core.ingress.HttpHead;
 import io.netty.channel.Channel;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.function.Predicate;
 
 /**
@@ -35,8 +39,15 @@ final class PopContext {
      * open or opened per second).
      */
     ProxyFailure admit(String username, Channel client) {
-        String user = UserParams.parse(username).user();
-        String why = accounts.admit(user, client);
+        return refusal(accounts.admit(UserParams.parse(username).user(), client));
+    }
+
+    /** For a further request on a connection {@code username} was admitted on: the failure when its quota is used up, or null. */
+    ProxyFailure quota(String username) {
+        return refusal(accounts.quotaUsed(UserParams.parse(username).user()));
+    }
+
+    private ProxyFailure refusal(String why) {
         if (why == null) {
             return null;
         }
@@ -45,6 +56,39 @@ final class PopContext {
                 : new ProxyFailure("connection_limit_reached", ProxyFailure.SOCKS_GENERAL, 429, why);
         meters.failed(f.error());
         return f;
+    }
+
+    /**
+     * Who an HTTP proxy request is from: the user its {@code Proxy-Authorization: Basic} names (the
+     * whole username, with its parameters), else the user its source address is allowed for; a null
+     * user with the reason when neither.
+     */
+    HttpUser httpUser(HttpHead h, Channel client) {
+        String auth = h.header("proxy-authorization");
+        if (auth == null || !auth.regionMatches(true, 0, "Basic ", 0, 6)) {
+            String bySource = users.bySource((InetSocketAddress) client.remoteAddress());
+            return new HttpUser(bySource, "proxy credentials are missing or wrong");
+        }
+        String decoded;
+        try {
+            decoded = new String(Base64.getDecoder().decode(auth.substring(6).strip()), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return new HttpUser(null, "proxy credentials are not base64");
+        }
+        int colon = decoded.indexOf(':');
+        if (colon < 0) {
+            return new HttpUser(null, "proxy credentials are missing or wrong");
+        }
+        try {
+            return new HttpUser(authenticate(decoded.substring(0, colon), decoded.substring(colon + 1).getBytes(StandardCharsets.UTF_8)),
+                    "proxy credentials are missing or wrong");
+        } catch (IllegalArgumentException e) {
+            return new HttpUser(null, "username: " + e.getMessage());
+        }
+    }
+
+    /** {@link #httpUser}'s answer: {@code user}, or null and {@code refusal}. */
+    record HttpUser(String user, String refusal) {
     }
 
     /**
@@ -58,7 +102,7 @@ final class PopContext {
     }
 
     /** Logs what the client sent first, if asked to ({@code head}: its HTTP proxy request, or null). */
-    void browserInfo(DestinationRequest request, dev.titan.core.ingress.HttpHead head, io.netty.buffer.ByteBuf first) {
+    void browserInfo(DestinationRequest request, HttpHead head, io.netty.buffer.ByteBuf first) {
         if (browserInfo) {
             org.slf4j.LoggerFactory.getLogger("dev.titan.overlay.pop").info(Diagnostics.browserInfo(request, head, first));
         }

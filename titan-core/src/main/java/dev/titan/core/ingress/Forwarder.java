@@ -41,6 +41,10 @@ public final class Forwarder {
          */
         default void connected(Channel client, Cluster.Connection up) {
         }
+
+        /** The relay has started (an owner that may {@link Relay#detach} it keeps it). Nothing by default. */
+        default void relaying(Relay relay) {
+        }
     }
 
     private final Supplier<Router> router;
@@ -97,7 +101,7 @@ public final class Forwarder {
             if (up.early() != null) {
                 client.writeAndFlush(up.early());
             }
-            Relay.start(client, up.channel(), idleTimeout.get(), new Outcome(cluster, up, start));
+            reply.relaying(Relay.start(client, up.channel(), idleTimeout.get(), new Outcome(cluster, up, start)));
         });
     }
 

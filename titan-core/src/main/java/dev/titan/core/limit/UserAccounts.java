@@ -64,17 +64,27 @@ public final class UserAccounts {
 
     /** {@link #admit(String, Channel)} without a channel: the caller {@link #release}s the place. */
     public String admit(String id) {
-        Store.Limits l = limits(id);
-        if (l.quotaBytes() > 0 && store.usage(id).inPeriod(l.quotaPeriod().key(today.get())) >= l.quotaBytes()) {
-            return "quota: user " + id + " has used its " + l.quotaBytes() + " bytes" + (l.quotaPeriod() == Store.QuotaPeriod.TOTAL ? ""
-                    : " this " + l.quotaPeriod().name().toLowerCase());
+        String used = quotaUsed(id);
+        if (used != null) {
+            return used;
         }
+        Store.Limits l = limits(id);
         Rates r = rates(id, l);
         if (r.newConnections != null && !r.newConnections.tryTake(1)) {
             return "rate: user " + id + " opens more than " + l.maxNewPerSecond() + " connections per second";
         }
         if (!open.tryAcquire(id, l.maxConnections())) {
             return "limit: user " + id + " has its " + l.maxConnections() + " connections open";
+        }
+        return null;
+    }
+
+    /** Why {@code id} may not move more bytes now (its quota is used up), or null. */
+    public String quotaUsed(String id) {
+        Store.Limits l = limits(id);
+        if (l.quotaBytes() > 0 && store.usage(id).inPeriod(l.quotaPeriod().key(today.get())) >= l.quotaBytes()) {
+            return "quota: user " + id + " has used its " + l.quotaBytes() + " bytes" + (l.quotaPeriod() == Store.QuotaPeriod.TOTAL ? ""
+                    : " this " + l.quotaPeriod().name().toLowerCase());
         }
         return null;
     }

@@ -62,6 +62,8 @@ public final class Relay {
     private long activitySeen = -1;
     private long quietSince = System.nanoTime();
     private volatile Throwable errorOfB;
+    private volatile boolean detached;
+    private ChannelFutureListener onClose;
     private ScheduledFuture<?> idleTask;
 
     /** Receives the relay's byte counts and its end. Called on the channels' event loops. */
@@ -155,9 +157,9 @@ public final class Relay {
         b.pipeline().addLast("relay", r.sideB);
         r.startIdleTimer();
         // when either closes, close the other once its pending writes are out; report when both are closed
-        ChannelFutureListener onClose = f -> r.onClosed(f.channel());
-        a.closeFuture().addListener(onClose);
-        b.closeFuture().addListener(onClose);
+        r.onClose = f -> r.onClosed(f.channel());
+        a.closeFuture().addListener(r.onClose);
+        b.closeFuture().addListener(r.onClose);
         EarlyInput.replay(a); // what they received before the relay was there goes first
         EarlyInput.replay(b);
         a.config().setAutoRead(true);
@@ -171,7 +173,7 @@ public final class Relay {
 
     private void onClosed(Channel closed) {
         Channel other = closed == a ? b : a;
-        if (other.isOpen()) {
+        if (other.isOpen() && !(detached && closed == b)) {
             closeAfterFlush(other);
             return;
         }
@@ -187,6 +189,32 @@ public final class Relay {
         stats.closed(this);
     }
 
+    /**
+     * Ends the relay without closing a: b closes, a's side of the relay steps out of a's pipeline,
+     * and a stays open for what its owner does next (an HTTP proxy connection whose next request
+     * goes to another origin, or whose origin closed between requests). The relay is reported
+     * closed once b is. From any thread; the owner takes over a's reading.
+     */
+    public void detach() {
+        if (detached) {
+            return;
+        }
+        detached = true;
+        a.closeFuture().removeListener(onClose);
+        if (idleTask != null) {
+            idleTask.cancel(false);
+        }
+        if (a.pipeline().context(sideA) != null) {
+            a.pipeline().remove(sideA);
+        }
+        b.close();
+    }
+
+    /** The relay whose side is in {@code ch}'s pipeline, or null. */
+    public static Relay on(Channel ch) {
+        return ch.pipeline().get("relay") instanceof Side side ? side.relay() : null;
+    }
+
     private void startIdleTimer() {
         if (idleNanos == 0) {
             return;
@@ -200,7 +228,7 @@ public final class Relay {
             if (activity != activitySeen) {
                 activitySeen = activity;
                 quietSince = now;
-            } else if (now - quietSince >= idleNanos) {
+            } else if (now - quietSince >= idleNanos && !detached) {
                 a.close();
                 b.close();
             }
@@ -238,6 +266,10 @@ public final class Relay {
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
+        }
+
+        Relay relay() {
+            return Relay.this;
         }
 
         /** Traffic on this side for the idle timer: bytes read, plus one once its input has ended. */
