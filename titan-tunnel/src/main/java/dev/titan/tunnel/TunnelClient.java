@@ -450,6 +450,7 @@ public final class TunnelClient implements AutoCloseable {
         p.addLast("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         p.addLast("h2", s.codec(true));
         StreamAdapter.track(p.channel(), streams);
+        TunnelSettings.reads(p.channel());
         p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {

@@ -332,6 +332,7 @@ public final class TunnelServer implements AutoCloseable {
         p.addLast("h2", codec);
         session.codec(codec);
         StreamAdapter.track(ctx.channel(), streams);
+        TunnelSettings.reads(ctx.channel());
         p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
         p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> {
             session.rtt(rtt);

@@ -75,6 +75,16 @@ public record TunnelSettings(int streamWindow, int connectionWindow, int maxFram
         return codec;
     }
 
+    /**
+     * Reads of a tunnel connection of up to 1 MiB at a time, where Netty's default stops at 64 KiB:
+     * under bulk traffic each read brings many frames, so the streams they feed flush larger writes
+     * to their sockets, a fraction as many, and the far end wakes a fraction as often. Idle and
+     * light tunnels keep small reads (the size adapts to what the last reads brought).
+     */
+    static void reads(io.netty.channel.Channel tunnel) {
+        tunnel.config().setRecvByteBufAllocator(new io.netty.channel.AdaptiveRecvByteBufAllocator(64, 16 * 1024, 1 << 20));
+    }
+
     /** Builds a codec over a connection set up beforehand (the builder's way to do so is protected). */
     private static final class CodecBuilder extends Http2FrameCodecBuilder {
         CodecBuilder(DefaultHttp2Connection connection) {
