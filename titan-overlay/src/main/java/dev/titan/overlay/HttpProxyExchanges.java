@@ -61,6 +61,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
     private boolean inFlight; // a response is awaited; the next request waits
     private boolean closeAfter;
     private boolean firstLogged;
+    private volatile boolean clientEnded; // the client sent its FIN: no request follows (read on the streams' loops)
     private ScheduledFuture<?> idle;
 
     HttpProxyExchanges(String listener, Forwarder forwarder, PopContext pop, Duration keepAlive, Supplier<ChannelHandler> connectIngress) {
@@ -267,8 +268,12 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         }
     }
 
-    /** The stream ended between requests (its origin closed an idle connection): the client stays. */
+    /** The stream ended between requests (its origin closed an idle connection): the client stays, unless it has ended too. */
     private void streamEnded(Relay ended) {
+        if (clientEnded) {
+            ctx.close();
+            return;
+        }
         if (ended == relay) {
             relay = null;
             responses = null;
@@ -310,6 +315,18 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
                 : proxyStatus == null ? "" : "Proxy-Status: " + (proxyStatus.startsWith("titan") ? proxyStatus : "titan; error=" + proxyStatus) + "\r\n";
         closeAfter = true;
         HttpIngress.respond(ctx.channel(), status, extra, detail);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (EarlyInput.isEndOfInput(evt)) {
+            clientEnded = true;
+            if (relay == null && !inFlight) {
+                ctx.close(); // between streams, nothing else would
+                return;
+            }
+        }
+        super.userEventTriggered(ctx, evt);
     }
 
     @Override
@@ -434,7 +451,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (EarlyInput.isEndOfInput(evt) && method == null && partial == null) {
+            if (EarlyInput.isEndOfInput(evt) && method == null && partial == null && !clientEnded) {
                 // the origin closed its idle keep-alive connection: the stream ends, the client stays for its next request
                 Relay r = Relay.on(ctx.channel());
                 if (r != null) {

@@ -176,6 +176,23 @@ class HttpProxyKeepAliveTest {
     }
 
     @Test
+    void aClientThatEndsItsSideIsClosedOnceAnswered() throws Exception {
+        try (Client c = new Client(proxyPort)) {
+            c.send(get(0, "/conn"));
+            c.socket.shutdownOutput(); // as curl does when it is done
+            assertThat(c.read().body).startsWith("first@");
+            long start = System.nanoTime();
+            assertThat(c.in.read()).as("the PoP closes its side too").isEqualTo(-1);
+            assertThat(System.nanoTime() - start).as("at once, not after the keep-alive wait").isLessThan(3_000_000_000L);
+        }
+        try (Client c = new Client(proxyPort)) {
+            assertThat(c.send(get(0, "/conn")).read().status).isEqualTo(200);
+            c.socket.shutdownOutput(); // after the response: nothing in flight
+            assertThat(c.in.read()).isEqualTo(-1);
+        }
+    }
+
+    @Test
     void headAnswersWithoutABodyAndTheConnectionGoesOn() throws Exception {
         try (Client c = new Client(proxyPort)) {
             Response head = c.send(get(0, "/conn").replaceFirst("GET", "HEAD")).readHead();
