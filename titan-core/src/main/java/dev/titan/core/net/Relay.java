@@ -291,6 +291,10 @@ public final class Relay {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (detached) { // what b still delivers after a detach is not a's
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             if (msg instanceof ByteBuf buf) {
                 int n = buf.readableBytes();
                 if (n > 0) {
@@ -362,7 +366,8 @@ public final class Relay {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (EarlyInput.isEndOfInput(evt)) {
-                if (inputDone) {
+                if (inputDone || detached) { // after a detach, the end of b is not passed on to a
+                    inputDone = true;
                     return;
                 }
                 inputDone = true;

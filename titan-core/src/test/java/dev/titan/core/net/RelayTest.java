@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -94,6 +97,30 @@ class RelayTest {
         b.runPendingTasks();
         assertThat(a.isOpen()).as("both ends done: closed").isFalse();
         assertThat(b.isOpen()).isFalse();
+    }
+
+    @Test
+    void aDetachedRelayLeavesAOpenAndPassesNothingMoreOfBToIt() {
+        EmbeddedChannel a = stream();
+        EmbeddedChannel b = stream();
+        AtomicInteger closesAsked = new AtomicInteger();
+        b.pipeline().addFirst(new ChannelOutboundHandlerAdapter() {
+            @Override
+            public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+                closesAsked.incrementAndGet(); // held: a stream's close happens later, on its own loop
+            }
+        });
+        Relay relay = Relay.start(a, b, Duration.ZERO, stats);
+        b.writeInbound(text("answer"));
+        assertThat(out(a)).isEqualTo("answer");
+        relay.detach();
+        assertThat(closesAsked.get()).as("b is closed").isEqualTo(1);
+        assertThat(a.pipeline().get("relay")).as("a's side stepped out").isNull();
+        b.writeInbound(text("late"));
+        b.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        a.runPendingTasks();
+        assertThat(out(a)).as("nothing of b reaches a after the detach, not even b's end").isEmpty();
+        assertThat(a.isOpen()).isTrue();
     }
 
     @Test
