@@ -89,9 +89,9 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         try {
             while (in.isReadable() && !ctx.isRemoved()) {
                 if (body != null) {
-                    int n = body.scan(in);
-                    if (n > 0) {
-                        out.add(in.readRetainedSlice(n));
+                    ByteBuf part = body.take(in);
+                    if (part != null) {
+                        out.add(part);
                     }
                     if (!body.done()) {
                         return;
@@ -110,7 +110,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
             }
         } catch (Ingress.Malformed m) {
             in.skipBytes(in.readableBytes());
-            refuse(m.status(), "http_request_error", m.getMessage());
+            refuse(c -> HttpIngress.respond(c, m.status(), "Proxy-Status: titan; error=http_request_error\r\n", m.getMessage()));
         }
     }
 
@@ -127,7 +127,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         if (who.user() == null) {
             pop.meters.authFailed("http");
             in.skipBytes(in.readableBytes());
-            refuse(407, null, who.refusal());
+            refuse(c -> HttpProxyIngress.askForCredentials(c, who.refusal()));
             return false;
         }
         String user = who.user();
@@ -135,7 +135,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         ProxyFailure limited = admitted.contains(base) ? pop.quota(user) : pop.admit(user, ch);
         if (limited != null) {
             in.skipBytes(in.readableBytes());
-            refuse(limited.httpStatus(), limited.proxyStatus(), limited.detail());
+            refuse(limited::answerHttp);
             return false;
         }
         if (!admitted.contains(base)) {
@@ -161,8 +161,8 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
             firstLogged = true;
             pop.browserInfo(DestinationRequest.of(listener, ch, DestinationRequest.HTTP).withUser(user).withTarget(host, port), head, in);
         }
-        int n = requestBody.scan(in);
-        ByteBuf first = n == 0 ? originForm : Unpooled.wrappedBuffer(originForm, in.readRetainedSlice(n));
+        ByteBuf part = requestBody.take(in);
+        ByteBuf first = part == null ? originForm : Unpooled.wrappedBuffer(originForm, part);
         body = requestBody.done() ? null : requestBody;
         inFlight = true;
         closeAfter = close;
@@ -178,7 +178,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         if (route == null) {
             first.release();
             forwarder.error("no_route");
-            refuse(503, "titan; error=destination_unavailable", "no edge serves this request");
+            refuse(c -> HttpIngress.respond(c, 503, "Proxy-Status: titan; error=destination_unavailable\r\n", "no edge serves this request"));
             return false;
         }
         streamUser = user;
@@ -196,12 +196,7 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         forwarder.forward(ch, route, new Forwarder.Reply() {
             @Override
             public void refused(Channel client, Throwable cause) {
-                ProxyFailure f = PopContext.failure(route.eligible(), cause);
-                pop.meters.failed(f.error());
-                PopLog.failed(route.request(), f);
-                if (client.isActive()) {
-                    HttpIngress.respond(client, f.httpStatus(), "Proxy-Status: " + f.proxyStatus() + "\r\n", f.detail());
-                }
+                pop.failed(route, cause).answerHttp(client);
             }
 
             @Override
@@ -309,12 +304,11 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         }
     }
 
-    private void refuse(int status, String proxyStatus, String detail) {
+    /** Ends the connection with {@code answer} (which closes it once written); nothing more is read from it. */
+    private void refuse(java.util.function.Consumer<Channel> answer) {
         detach();
-        String extra = status == 407 ? "Proxy-Authenticate: Basic realm=\"titan\"\r\n"
-                : proxyStatus == null ? "" : "Proxy-Status: " + (proxyStatus.startsWith("titan") ? proxyStatus : "titan; error=" + proxyStatus) + "\r\n";
         closeAfter = true;
-        HttpIngress.respond(ctx.channel(), status, extra, detail);
+        answer.accept(ctx.channel());
     }
 
     @Override
@@ -382,9 +376,9 @@ final class HttpProxyExchanges extends ByteToMessageDecoder {
         private void frame(ChannelHandlerContext ctx, ByteBuf in) throws Ingress.Malformed {
             while (in.isReadable()) {
                 if (responseBody != null) {
-                    int n = responseBody.scan(in);
-                    if (n > 0) {
-                        ctx.fireChannelRead(in.readRetainedSlice(n));
+                    ByteBuf part = responseBody.take(in);
+                    if (part != null) {
+                        ctx.fireChannelRead(part);
                     }
                     if (!responseBody.done()) {
                         break;

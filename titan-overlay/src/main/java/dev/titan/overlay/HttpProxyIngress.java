@@ -62,13 +62,13 @@ final class HttpProxyIngress extends Ingress {
         if (user == null) {
             pop.meters.authFailed("http");
             in.skipBytes(in.readableBytes());
-            HttpIngress.respond(ctx.channel(), 407, "Proxy-Authenticate: Basic realm=\"titan\"\r\n", who.refusal());
+            askForCredentials(ctx.channel(), who.refusal());
             return null;
         }
         ProxyFailure limited = pop.admit(user, ctx.channel());
         if (limited != null) {
             in.skipBytes(in.readableBytes());
-            HttpIngress.respond(ctx.channel(), limited.httpStatus(), "Proxy-Status: " + limited.proxyStatus() + "\r\n", limited.detail());
+            limited.answerHttp(ctx.channel());
             return null;
         }
         head = h;
@@ -89,6 +89,11 @@ final class HttpProxyIngress extends Ingress {
             return in.readableBytes() > h.length() ? r : null;
         }
         return r;
+    }
+
+    /** Answers 407 with {@code Proxy-Authenticate}, saying {@code why}, then closes. */
+    static void askForCredentials(Channel client, String why) {
+        HttpIngress.respond(client, 407, "Proxy-Authenticate: Basic realm=\"titan\"\r\n", why);
     }
 
     private static int parsePort(String s) throws Malformed {
@@ -123,16 +128,12 @@ final class HttpProxyIngress extends Ingress {
 
     @Override
     protected void refused(Channel client, Router.Route route, Throwable cause) {
-        ProxyFailure f = PopContext.failure(route.eligible(), cause);
-        pop.meters.failed(f.error());
-        PopLog.failed(route.request(), f);
+        ProxyFailure f = pop.failed(route, cause);
         if (flight != null && flight.answered()) {
             client.close(); // 0-RTT: 200 went out already; the log says why
             return;
         }
-        if (client.isActive()) {
-            HttpIngress.respond(client, f.httpStatus(), "Proxy-Status: " + f.proxyStatus() + "\r\n", f.detail());
-        }
+        f.answerHttp(client);
     }
 
     @Override

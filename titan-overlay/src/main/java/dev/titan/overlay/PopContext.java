@@ -113,6 +113,14 @@ final class PopContext {
         return eligible instanceof Refused r ? r.failure() : ProxyFailure.of(cause);
     }
 
+    /** A routed connection its cluster could not connect: the failure to answer, counted in the meters and logged. */
+    ProxyFailure failed(dev.titan.core.route.Router.Route route, Throwable cause) {
+        ProxyFailure f = failure(route.eligible(), cause);
+        meters.failed(f.error());
+        PopLog.failed(route.request(), f);
+        return f;
+    }
+
     /**
      * A connection was connected, its relay about to start: a sticky session counts it as in use, and
      * the user's usage, bandwidth limits, quota and meters account for its upstream.

@@ -40,6 +40,13 @@ record ProxyFailure(String error, int socksReply, int httpStatus, String detail)
         return new ProxyFailure("destination_unavailable", SOCKS_GENERAL, 502, "no edge could open the connection");
     }
 
+    /** Answers an HTTP proxy client with the status and a {@code Proxy-Status} header naming this failure, then closes it. */
+    void answerHttp(io.netty.channel.Channel client) {
+        if (client.isActive()) {
+            dev.titan.core.ingress.HttpIngress.respond(client, httpStatus, "Proxy-Status: " + proxyStatus() + "\r\n", detail);
+        }
+    }
+
     /** The {@code Proxy-Status} header's value. */
     String proxyStatus() {
         return "titan; error=" + error + "; details=\"" + detail.replace("\"", "'") + "\"";

@@ -276,9 +276,7 @@ final class Socks5Ingress extends Ingress {
 
     @Override
     protected void refused(Channel client, Router.Route route, Throwable cause) {
-        ProxyFailure f = PopContext.failure(route.eligible(), cause);
-        pop.meters.failed(f.error());
-        PopLog.failed(route.request(), f);
+        ProxyFailure f = pop.failed(route, cause);
         if (flight != null && flight.answered()) {
             client.close(); // 0-RTT: the success reply went out already; the log says why
             return;

@@ -40,9 +40,7 @@ final class UdpAssociation {
         cluster.connect(control.eventLoop(), route.request(), route.eligible()).addListener((Future<Cluster.Connection> f) -> {
             route.request().release();
             if (!f.isSuccess()) {
-                ProxyFailure failure = PopContext.failure(route.eligible(), f.cause());
-                pop.meters.failed(failure.error());
-                PopLog.failed(route.request(), failure);
+                ProxyFailure failure = pop.failed(route, f.cause());
                 reply(control, failure.socksReply(), null).addListener(ChannelFutureListener.CLOSE);
                 return;
             }

@@ -11,8 +11,8 @@ import java.util.Locale;
  *
  * <pre>{@code
  * HttpBody body = HttpBody.ofRequest(head);
- * int n = body.scan(in);                       // bytes of in that belong to this body
- * out.write(in.readRetainedSlice(n));
+ * ByteBuf part = body.take(in);                // the bytes of in that belong to this body, or null
+ * if (part != null) out.write(part);
  * if (body.done()) { ... the next message starts at in.readerIndex() }
  * }</pre>
  * Framing is read strictly (RFC 9112 section 6 and 7.1): a chunk size that is not hex, a chunk not
@@ -90,6 +90,15 @@ public final class HttpBody {
             throw new Ingress.Malformed(400, "not a Content-Length: " + value);
         }
         return Long.parseLong(value);
+    }
+
+    /**
+     * Consumes the bytes of {@code in} that belong to this body and returns them (a retained
+     * slice, for the caller to pass on), or null when none of them do.
+     */
+    public ByteBuf take(ByteBuf in) throws Ingress.Malformed {
+        int n = scan(in);
+        return n == 0 ? null : in.readRetainedSlice(n);
     }
 
     /** Whether the body has ended. */
