@@ -1,13 +1,7 @@
 package dev.titan.core.net;
 
-import io.netty.channel.IoHandle;
-import io.netty.channel.IoHandler;
-import io.netty.channel.IoHandlerContext;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoOps;
-import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
-import io.netty.util.concurrent.ThreadAwareExecutor;
 
 /**
  * Works around a Netty 4.2 epoll defect (present in 4.2.13 to at least 4.2.20) that closes
@@ -26,82 +20,12 @@ import io.netty.util.concurrent.ThreadAwareExecutor;
  * change, not on every wait, so the loop does not spin. Remove this wrapper when Netty keeps the
  * registration's state right ({@code KeepEpollRegistrationTest} shows whether it does).
  */
-final class KeepEpollRegistration implements IoHandler {
-    private final IoHandler delegate;
-
-    private KeepEpollRegistration(IoHandler delegate) {
-        this.delegate = delegate;
+final class KeepEpollRegistration {
+    private KeepEpollRegistration() {
     }
 
-    static IoHandlerFactory wrap(IoHandlerFactory factory) {
-        return new IoHandlerFactory() {
-            @Override
-            public IoHandler newHandler(ThreadAwareExecutor executor) {
-                return new KeepEpollRegistration(factory.newHandler(executor));
-            }
-
-            @Override
-            public boolean isChangingThreadSupported() {
-                return factory.isChangingThreadSupported();
-            }
-        };
-    }
-
-    @Override
-    public void initialize() {
-        delegate.initialize();
-    }
-
-    @Override
-    public int run(IoHandlerContext context) {
-        return delegate.run(context);
-    }
-
-    @Override
-    public void prepareToDestroy() {
-        delegate.prepareToDestroy();
-    }
-
-    @Override
-    public void destroy() {
-        delegate.destroy();
-    }
-
-    @Override
-    public IoRegistration register(IoHandle handle) throws Exception {
-        return new Registration(delegate.register(handle));
-    }
-
-    @Override
-    public void wakeup() {
-        delegate.wakeup();
-    }
-
-    @Override
-    public boolean isCompatible(Class<? extends IoHandle> handleType) {
-        return delegate.isCompatible(handleType);
-    }
-
-    /** A registration that never asks epoll for nothing: see the class comment. */
-    private record Registration(IoRegistration delegate) implements IoRegistration {
-        @Override
-        public <T> T attachment() {
-            return delegate.attachment();
-        }
-
-        @Override
-        public long submit(IoOps ops) {
-            return delegate.submit(ops instanceof EpollIoOps e && e.value() == 0 ? EpollIoOps.EPOLLET : ops);
-        }
-
-        @Override
-        public boolean isValid() {
-            return delegate.isValid();
-        }
-
-        @Override
-        public boolean cancel() {
-            return delegate.cancel();
-        }
+    /** The interest to ask epoll for instead of {@code ops}: never nothing (see the class comment); {@link LoopIoHandler} applies it. */
+    static IoOps interest(IoOps ops) {
+        return ops instanceof EpollIoOps e && e.value() == 0 ? EpollIoOps.EPOLLET : ops;
     }
 }

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.IoOps;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
@@ -41,6 +42,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,20 +61,21 @@ public final class Transport implements AutoCloseable {
     /** Each loop's I/O handler, for {@link #close}. */
     private final List<LoopHandler> handlers = new CopyOnWriteArrayList<>();
 
-    private record LoopHandler(ThreadAwareExecutor loop, IoHandler handler) {
+    private record LoopHandler(ThreadAwareExecutor loop, LoopIoHandler handler) {
     }
 
     private Transport(Kind kind, int threads) {
         this.kind = kind;
         IoHandlerFactory base = switch (kind) {
-            case EPOLL -> KeepEpollRegistration.wrap(EpollIoHandler.newFactory());
+            case EPOLL -> EpollIoHandler.newFactory();
             case IO_URING -> IoUringIoHandler.newFactory();
             case NIO -> NioIoHandler.newFactory();
         };
+        UnaryOperator<IoOps> interest = kind == Kind.EPOLL ? KeepEpollRegistration::interest : UnaryOperator.identity();
         IoHandlerFactory factory = new IoHandlerFactory() {
             @Override
             public IoHandler newHandler(ThreadAwareExecutor loop) {
-                IoHandler handler = base.newHandler(loop);
+                LoopIoHandler handler = new LoopIoHandler(base.newHandler(loop), interest);
                 handlers.add(new LoopHandler(loop, handler));
                 return handler;
             }
@@ -206,7 +209,7 @@ public final class Transport implements AutoCloseable {
     @Override
     public void close() {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        onEveryLoop(IoHandler::prepareToDestroy, deadline); // what a loop does first when it stops
+        onEveryLoop(LoopIoHandler::closeAll, deadline);
         for (int round = 0; round < SETTLE_ROUNDS; round++) {
             onEveryLoop(handler -> { }, deadline); // runs after the tasks those closes queued on each loop
         }
@@ -219,7 +222,7 @@ public final class Transport implements AutoCloseable {
     static final int SETTLE_ROUNDS = 3;
 
     /** Runs {@code task} with each loop's handler on that loop, and waits until all have run (or {@code deadline}). */
-    private void onEveryLoop(Consumer<IoHandler> task, long deadline) {
+    private void onEveryLoop(Consumer<LoopIoHandler> task, long deadline) {
         List<Future<?>> runs = new ArrayList<>();
         for (LoopHandler h : handlers) {
             if (h.loop() instanceof EventExecutor loop && !loop.isShuttingDown()) {
