@@ -383,7 +383,7 @@ public final class Relay {
                     // the other end finished sending: pass the FIN on once the bytes before it are written
                     peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
                         if (duplex.isActive()) {
-                            duplex.shutdownOutput();
+                            Transport.shutdownOutput(duplex);
                             // Both directions of the pair are then ending, so the end of the peer's
                             // input will end the pair: let it close the channel. With half-closure on,
                             // Netty would first shut the input down: a syscall on a socket already
