@@ -17,7 +17,7 @@ import io.netty.channel.epoll.EpollIoOps;
  * <p>The empty set is replaced here by EPOLLET alone: the socket stays in epoll with no events
  * asked for, so a later interest is a plain EPOLL_CTL_MOD. What the CVE fix prevents still cannot
  * happen: epoll always reports errors and hang-ups, but edge-triggered they are reported once per
- * change, not on every wait, so the loop does not spin. Remove this wrapper when Netty keeps the
+ * change, not on every wait, so the loop does not spin. Remove this class when Netty keeps the
  * registration's state right ({@code KeepEpollRegistrationTest} shows whether it does).
  */
 final class KeepEpollRegistration {
