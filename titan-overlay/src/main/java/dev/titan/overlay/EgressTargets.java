@@ -33,7 +33,7 @@ final class EgressTargets implements StreamTargets {
 
     /** A user's UDP association: datagrams relayed through a UDP socket of this edge, each checked against the policy. */
     @Override
-    public boolean datagrams(io.netty.handler.codec.http2.Http2StreamChannel stream) {
+    public boolean datagrams(io.netty.channel.Channel stream) {
         UdpExit.start(stream, this, transport);
         return true;
     }

@@ -2,6 +2,7 @@ package dev.titan.overlay;
 
 import dev.titan.core.net.EarlyInput;
 import dev.titan.core.net.Transport;
+import dev.titan.tunnel.MuxHead;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -11,9 +12,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.LongAdder;
@@ -42,13 +40,13 @@ final class UdpExit extends ChannelInboundHandlerAdapter {
     }
 
     /** Binds a UDP socket for {@code stream} on its loop, answers 200 and relays; false (refused) when no socket can be bound. */
-    static void start(Http2StreamChannel stream, EgressTargets targets, Transport transport) {
+    static void start(Channel stream, EgressTargets targets, Transport transport) {
         ChannelFuture bound = new Bootstrap().group(stream.eventLoop()).channel(transport.datagramChannel())
                 .handler(new Answers(stream)).bind(new InetSocketAddress(0));
         bound.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
                 log.debug("UDP association: cannot bind a socket: {}", f.cause().toString());
-                stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("502"), true))
+                stream.writeAndFlush(MuxHead.status("502", true))
                         .addListener(x -> stream.close());
                 return;
             }
@@ -59,7 +57,7 @@ final class UdpExit extends ChannelInboundHandlerAdapter {
             }
             stream.closeFuture().addListener(x -> udp.close());
             udp.closeFuture().addListener(x -> stream.close());
-            stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+            stream.writeAndFlush(MuxHead.status("200", false));
             stream.pipeline().addLast("frames", new LengthFieldBasedFrameDecoder(MAX_FRAME, 0, 2, 0, 2))
                     .addLast("udp-exit", new UdpExit(targets, udp));
             EarlyInput.replay(stream);
@@ -111,9 +109,9 @@ final class UdpExit extends ChannelInboundHandlerAdapter {
 
     /** Datagrams back from targets: framed with where they came from, into the stream (dropped while it is full, as UDP may). */
     private static final class Answers extends SimpleChannelInboundHandler<DatagramPacket> {
-        private final Http2StreamChannel stream;
+        private final Channel stream;
 
-        Answers(Http2StreamChannel stream) {
+        Answers(Channel stream) {
             this.stream = stream;
         }
 

@@ -9,10 +9,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import io.netty.channel.ConnectTimeoutException;
@@ -46,19 +42,19 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof Http2HeadersFrame h) {
+        if (msg instanceof MuxHead h) {
             ctx.channel().config().setAutoRead(false);
-            ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput()); // what follows the CONNECT waits for the relay
-            open((Http2StreamChannel) ctx.channel(), h);
+            ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput()); // what follows the OPEN waits for the relay
+            open((MuxStream) ctx.channel(), h);
             return;
         }
-        ReferenceCountUtil.release(msg); // bytes before the CONNECT: not the protocol
+        ReferenceCountUtil.release(msg); // bytes before the OPEN: not the protocol
         ctx.close();
     }
 
-    private void open(Http2StreamChannel stream, Http2HeadersFrame h) {
-        CharSequence name = h.headers().authority();
-        if (name != null && StreamTargets.DATAGRAMS.contentEquals(name)) {
+    private void open(MuxStream stream, MuxHead h) {
+        String name = h.target();
+        if (StreamTargets.DATAGRAMS.equals(name)) {
             if (!shared.targets().datagrams(stream)) {
                 refuse(stream, "404", null);
             }
@@ -70,7 +66,7 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
             refuse(stream, "503", null);
             return;
         }
-        shared.targets().resolve(name == null ? null : name.toString(), stream.eventLoop()).addListener((Future<StreamTargets.Target> r) -> {
+        shared.targets().resolve(name, stream.eventLoop()).addListener((Future<StreamTargets.Target> r) -> {
             if (!r.isSuccess()) {
                 shared.pendingOpens().decrementAndGet();
                 StreamTargets.Refused no = r.cause() instanceof StreamTargets.Refused x ? x
@@ -83,7 +79,7 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
         });
     }
 
-    private void connect(Http2StreamChannel stream, Http2HeadersFrame h, StreamTargets.Target target) {
+    private void connect(MuxStream stream, MuxHead h, StreamTargets.Target target) {
         if (!stream.isActive()) {
             shared.pendingOpens().decrementAndGet();
             return;
@@ -106,10 +102,10 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
                 local.close();
                 return;
             }
-            stream.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+            stream.write(MuxHead.status("200", false));
             if (target.proxyProtocol() != null) {
-                ByteBuf header = ProxyProtocol.header(local.alloc(), target.proxyProtocol(), h.headers().get(TunnelProtocol.CLIENT_ADDRESS_HEADER),
-                        h.headers().get(TunnelProtocol.SERVER_ADDRESS_HEADER));
+                ByteBuf header = ProxyProtocol.header(local.alloc(), target.proxyProtocol(), h.get(TunnelProtocol.CLIENT_ADDRESS_HEADER),
+                        h.get(TunnelProtocol.SERVER_ADDRESS_HEADER));
                 local.write(header, local.voidPromise()); // before anything of the user's
             }
             shared.meters().streams.increment();
@@ -132,16 +128,10 @@ final class LocalOpen extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Answers {@code status} and closes the stream. Closing matters: DATA that arrived while
-     * reading was paused for the connect waits in the stream channel, and a stream channel that
-     * nobody reads is never closed by Netty, so those frames would leak.
+     * Answers {@code status} and closes the stream, which releases what arrived while reading was
+     * paused for the connect.
      */
-    private static void refuse(Http2StreamChannel stream, String status, String error) {
-        DefaultHttp2Headers headers = new DefaultHttp2Headers();
-        headers.status(status);
-        if (error != null) {
-            headers.set(StreamTargets.ERROR_HEADER, error);
-        }
-        stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, true)).addListener(f -> stream.close());
+    private static void refuse(MuxStream stream, String status, String error) {
+        stream.writeAndFlush(MuxHead.status(status, true).set(StreamTargets.ERROR_HEADER, error)).addListener(f -> stream.close());
     }
 }

@@ -10,7 +10,7 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Reads the magic and the Auth, answers, and on success hands the connection to HTTP/2. */
+/** Reads the magic and the Auth, answers, and on success hands the connection to its streams ({@link MuxSession}). */
 final class ServerHandshake extends TimedDecoder {
     private static final Logger log = LoggerFactory.getLogger(ServerHandshake.class);
 
@@ -118,11 +118,11 @@ final class ServerHandshake extends TimedDecoder {
             return;
         }
         server.guard().succeeded(ip);
-        ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.accepted()));
+        ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), TunnelProtocol.Result.accepted(server.config().settings())));
         ServerSession session = new ServerSession(ctx.channel(), user, auth, server.config().settings().maxStreams());
         long rtt = System.nanoTime() - challengeSent; // the challenge's round trip: the tunnel's first score
         server.accept(ctx, session, rtt);
-        ctx.pipeline().remove(this); // bytes already read after the Auth go on to HTTP/2
+        ctx.pipeline().remove(this); // bytes already read after the Auth go on to the streams
     }
 
     private String checkServices(TunnelServerConfig.User user, TunnelProtocol.Auth auth) {

@@ -6,14 +6,6 @@ import dev.titan.core.net.Connector;
 import dev.titan.core.route.DestinationRequest;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.time.Duration;
@@ -29,7 +21,7 @@ public final class ServerSession {
     private final AtomicInteger activeStreams = new AtomicInteger();
     private final AtomicLong streamsOpened = new AtomicLong();
     private volatile long rttNanos = -1;
-    private volatile Http2FrameCodec codec;
+    private volatile MuxSession mux;
     private volatile boolean goAwayReceived;
     private volatile Endpoint endpoint;
 
@@ -103,65 +95,60 @@ public final class ServerSession {
         endpoint = e;
     }
 
-    void codec(Http2FrameCodec codec) {
-        this.codec = codec;
+    void mux(MuxSession mux) {
+        this.mux = mux;
     }
 
     /** Ends the tunnel gracefully: GOAWAY, then the close once its streams have ended, or after {@code timeout}. */
     void end(Duration timeout) {
-        Http2FrameCodec c = codec;
-        if (c != null) {
-            c.gracefulShutdownTimeoutMillis(timeout.toMillis());
+        MuxSession m = mux;
+        if (m == null) {
+            channel.close();
+        } else {
+            channel.eventLoop().execute(() -> m.close(timeout.toMillis()));
         }
-        channel.close();
     }
 
     /**
      * Opens a stream to {@code target} (a service name) on the client for {@code request}, with
      * {@code answer} in its pipeline from the start (it sees the client's answer, or the stream's
-     * end), and sends the request's first bytes (a duplicate) right after the HEADERS: the client
-     * buffers them, within the stream's window, until its local connection is up. The stream carries
-     * bytes (see {@link StreamAdapter}) and has auto-read off; one read is asked for, the answer's.
+     * end), and sends the request's first bytes (a duplicate) right after the OPEN: the client
+     * buffers them, within the stream's window, until its local connection is up. The stream lives
+     * on the tunnel's event loop and has auto-read off; one read is asked for, the answer's.
      */
-    Future<Http2StreamChannel> open(String target, DestinationRequest request, ChannelHandler answer) {
-        Promise<Http2StreamChannel> promise = channel.eventLoop().newPromise();
+    Future<MuxStream> open(String target, DestinationRequest request, ChannelHandler answer) {
+        Promise<MuxStream> promise = channel.eventLoop().newPromise();
         if (!hasCapacity()) {
             promise.setFailure(new Connector.NotServed("tunnel of " + clientId() + " takes no new stream now"));
             return promise;
         }
         activeStreams.incrementAndGet();
         streamsOpened.incrementAndGet();
-        new Http2StreamChannelBootstrap(channel)
-                .option(ChannelOption.AUTO_READ, false)
-                .handler(new ChannelInitializer<Http2StreamChannel>() {
-                    @Override
-                    protected void initChannel(Http2StreamChannel ch) {
-                        ch.pipeline().addLast("stream", new StreamAdapter());
-                        ch.pipeline().addLast("answer", answer); // from the start: nothing the client sends can pass it
-                    }
-                })
-                .open().addListener(f -> {
-                    if (!f.isSuccess()) {
-                        activeStreams.decrementAndGet();
-                        promise.setFailure(f.cause());
-                        return;
-                    }
-                    Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
-                    stream.closeFuture().addListener(c -> activeStreams.decrementAndGet());
-                    Http2Headers headers = new DefaultHttp2Headers()
-                            .method("CONNECT")
-                            .authority(target);
-                    // who connected, and where to: for X-Forwarded-For and the PROXY protocol on the client
-                    if (request.client() != null && request.local() != null) {
-                        headers.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(request.client()));
-                        headers.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(request.local()));
-                    }
-                    stream.write(new DefaultHttp2HeadersFrame(headers, false));
-                    request.writeFirstBytes(stream);
-                    stream.flush();
-                    stream.read(); // the answer
-                    promise.setSuccess(stream);
-                });
+        if (channel.eventLoop().inEventLoop()) {
+            open(target, request, answer, promise);
+        } else {
+            channel.eventLoop().execute(() -> open(target, request, answer, promise));
+        }
         return promise;
+    }
+
+    private void open(String target, DestinationRequest request, ChannelHandler answer, Promise<MuxStream> promise) {
+        MuxSession m = mux;
+        if (m == null || !channel.isActive() || goAwayReceived) {
+            activeStreams.decrementAndGet();
+            promise.setFailure(new Connector.NotServed("tunnel of " + clientId() + " takes no new stream now"));
+            return;
+        }
+        MuxHead head = MuxHead.of(false).set(MuxHead.TARGET, target);
+        // who connected, and where to: for X-Forwarded-For and the PROXY protocol on the client
+        if (request.client() != null && request.local() != null) {
+            head.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(request.client()));
+            head.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(request.local()));
+        }
+        MuxStream stream = m.open(head, answer);
+        stream.closeFuture().addListener(c -> activeStreams.decrementAndGet());
+        request.writeFirstBytes(stream);
+        stream.flush();
+        promise.setSuccess(stream);
     }
 }

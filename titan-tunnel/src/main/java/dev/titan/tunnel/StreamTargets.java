@@ -62,7 +62,7 @@ public interface StreamTargets {
      * False when this client relays no datagrams (the stream is answered 404). The stream's reading is
      * off, with what arrived early held for {@link dev.titan.core.net.EarlyInput#replay}.
      */
-    default boolean datagrams(io.netty.handler.codec.http2.Http2StreamChannel stream) {
+    default boolean datagrams(io.netty.channel.Channel stream) {
         return false;
     }
 

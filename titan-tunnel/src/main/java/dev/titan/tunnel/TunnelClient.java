@@ -9,18 +9,13 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,8 +45,6 @@ import org.slf4j.LoggerFactory;
 public final class TunnelClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TunnelClient.class);
     private static final long MAX_BACKOFF_MS = 30_000;
-    /** Streams the first GOAWAY of a drain still admits beyond the last one seen (opens already on the wire). */
-    private static final int IN_FLIGHT_ALLOWANCE = 10_000;
     /** Time between the two GOAWAYs of a drain: several round trips on any sane network. */
     private static final long GOAWAY_GRACE_MILLIS = 500;
 
@@ -179,22 +172,19 @@ public final class TunnelClient implements AutoCloseable {
             if (ch == null || !ch.isOpen()) {
                 continue;
             }
-            Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
+            MuxSession mux = ch.pipeline().get(MuxSession.class);
             CompletableFuture<Void> done = new CompletableFuture<>();
             ch.closeFuture().addListener(f -> done.complete(null));
             all.add(done);
-            if (codec == null) {
+            if (mux == null) {
                 ch.close();
                 continue;
             }
-            // two-step GOAWAY (RFC 9113, 6.8): first one that still admits streams the server may have in
-            // flight, so none of them is refused; the server stops choosing this tunnel on receipt. After
-            // a moment the final GOAWAY and the close, which waits for the streams that are still open.
-            ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(IN_FLIGHT_ALLOWANCE));
-            ch.eventLoop().schedule(() -> {
-                codec.gracefulShutdownTimeoutMillis(timeout.toMillis());
-                ch.close();
-            }, GOAWAY_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+            // in two steps: the GOAWAY first, on which the server stops choosing this tunnel, while the
+            // streams it may already have sent are still taken, so none of them is refused; after a
+            // moment no new stream is taken, and the tunnel closes once those still open have ended
+            ch.eventLoop().execute(mux::goAway);
+            ch.eventLoop().schedule(() -> mux.close(timeout.toMillis()), GOAWAY_GRACE_MILLIS, TimeUnit.MILLISECONDS);
         }
         return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
@@ -210,7 +200,7 @@ public final class TunnelClient implements AutoCloseable {
             if (ch != null && ch.isOpen()) {
                 ch.eventLoop().execute(() -> {
                     ch.config().setOption(ChannelOption.SO_LINGER, 0);
-                    ch.unsafe().close(ch.voidPromise()); // past the HTTP/2 handler, which would say GOAWAY first
+                    ch.unsafe().close(ch.voidPromise()); // past the stream layer, which would say GOAWAY first
                 });
             }
         }
@@ -226,14 +216,14 @@ public final class TunnelClient implements AutoCloseable {
         for (Slot s : slots) {
             Channel ch = s.channel;
             if (ch != null && ch.isOpen()) {
-                Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
-                if (codec != null) {
-                    codec.gracefulShutdownTimeoutMillis(0);
+                MuxSession mux = ch.pipeline().get(MuxSession.class);
+                if (mux != null) {
+                    ch.eventLoop().execute(() -> mux.close(0));
                 }
                 ch.close().syncUninterruptibly();
             }
         }
-        StreamAdapter.closeStreams(streams); // those paused with bytes queued would otherwise wait for their relay
+        MuxStream.closeAll(streams); // those paused with bytes queued would otherwise wait for their relay
     }
 
     /**
@@ -389,7 +379,7 @@ public final class TunnelClient implements AutoCloseable {
         return t.getMessage() == null ? t.toString() : t.getMessage();
     }
 
-    /** Answers the challenge and, once accepted, turns the connection into the HTTP/2 server side. */
+    /** Answers the challenge and, once accepted, hands the connection to its streams ({@link MuxSession}). */
     private final class ClientHandshake extends TimedDecoder {
         private final Slot slot;
         private final TunnelEndpoint endpoint;
@@ -416,9 +406,11 @@ public final class TunnelClient implements AutoCloseable {
                 if (c.nonce() == null || c.nonce().length() < 16) {
                     throw new TunnelProtocol.HandshakeException("server sent no usable nonce");
                 }
+                TunnelSettings s = config.settings();
                 TunnelProtocol.Auth auth = new TunnelProtocol.Auth(TunnelProtocol.VERSION, config.id(),
                         TunnelProtocol.proof(config.secret(), c.nonce(), config.id()), config.labels(),
-                        config.services().stream().map(TunnelClientConfig.LocalService::published).toList());
+                        config.services().stream().map(TunnelClientConfig.LocalService::published).toList(),
+                        s.streamWindow(), s.connectionWindow());
                 ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), auth));
                 sentAuth = true;
             }
@@ -432,7 +424,7 @@ public final class TunnelClient implements AutoCloseable {
                 ctx.close();
                 return;
             }
-            startHttp2(ctx.pipeline());
+            startMux(ctx.pipeline(), TunnelProtocol.windows(r.streamWindow(), r.connectionWindow()));
             ctx.pipeline().remove(this);
             slot.up(endpoint);
             log.info("tunnel {} to {} up", slot.index, ctx.channel().remoteAddress());
@@ -445,20 +437,20 @@ public final class TunnelClient implements AutoCloseable {
         }
     }
 
-    private void startHttp2(ChannelPipeline p) {
+    private void startMux(ChannelPipeline p, MuxSession.Windows servers) {
         TunnelSettings s = config.settings();
         p.addLast("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
-        p.addLast("h2", s.codec(true));
-        StreamAdapter.track(p.channel(), streams);
         TunnelSettings.reads(p.channel());
-        p.addLast("mux", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-            @Override
-            protected void initChannel(Http2StreamChannel ch) {
-                ch.pipeline().addLast("stream", new StreamAdapter()).addLast("open", new LocalOpen(localOpens));
-            }
-        }));
-        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> rttNanos = rtt, () -> { }));
+        p.addLast("mux", new MuxSession(new MuxSession.Setup(s.windows(), servers, s.maxFrameSize(), s.maxStreams(),
+                s.pingInterval().toNanos(), s.pingTimeout().toNanos(), rtt -> rttNanos = rtt, () -> { }, acceptor, streams)));
         p.addLast("errors", new TunnelServer.TunnelErrors());
-        p.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }
+
+    /** What every stream the server opens starts with: the handler that reads its OPEN and connects. */
+    private final ChannelHandler acceptor = new ChannelInitializer<Channel>() {
+        @Override
+        protected void initChannel(Channel ch) {
+            ch.pipeline().addLast("open", new LocalOpen(localOpens));
+        }
+    };
 }

@@ -8,8 +8,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -19,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Connects a request to a tunnel peer: opens a stream in the peer's tunnel that names the target
- * (a service of a tunnel client), sends the request's first bytes with the stream's HEADERS
+ * (a service of a tunnel client), sends the request's first bytes right behind the stream's OPEN
  * (without waiting for the answer), and completes once the client answered 200, having connected
  * to its local service. A client that cannot reach its service (502), is too busy (503), does not
  * answer within the timeout, or whose tunnel ends first fails the connect, and its cluster tries
@@ -94,7 +92,7 @@ public final class TunnelConnector implements Connector {
             return result.setFailure(new Declined("client " + id + " has its max_connections (" + accounts.maxConnections(id) + ") open"));
         }
         String target = request.targetPort() > 0 ? request.targetHost() + ":" + request.targetPort() : request.targetHost();
-        session.open(target, request, new Answer(id, target, result, timeout)).addListener((Future<Http2StreamChannel> f) -> {
+        session.open(target, request, new Answer(id, target, result, timeout)).addListener((Future<MuxStream> f) -> {
             if (f.isSuccess()) {
                 f.getNow().closeFuture().addListener(c -> accounts.release(id)); // the place is the stream's while it is open
             } else {
@@ -105,7 +103,7 @@ public final class TunnelConnector implements Connector {
         return result;
     }
 
-    /** Waits on a new stream, from its creation, for the client's answer: the first HEADERS. */
+    /** Waits on a new stream, from its creation, for the client's answer: its REPLY head. */
     private final class Answer extends ChannelInboundHandlerAdapter {
         private final String clientId;
         private final String target;
@@ -134,15 +132,15 @@ public final class TunnelConnector implements Connector {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
-            if (answered || !(msg instanceof Http2HeadersFrame headers)) {
+            Channel stream = ctx.channel();
+            if (answered || !(msg instanceof MuxHead head)) {
                 ReferenceCountUtil.release(msg); // nothing comes before the answer
                 return;
             }
             answered = true;
             timer.cancel(false);
-            CharSequence status = headers.headers().status();
-            String code = status == null ? "no status" : status.toString();
+            String status = head.status();
+            String code = status == null ? "no status" : status;
             if (code.equals("200")) {
                 ctx.pipeline().replace(this, EarlyInput.NAME, new EarlyInput());
                 accounts.opened(clientId, stream);
@@ -157,8 +155,8 @@ public final class TunnelConnector implements Connector {
             }
             ctx.pipeline().remove(this);
             ctx.channel().close();
-            CharSequence error = headers.headers().get(StreamTargets.ERROR_HEADER);
-            result.tryFailure(error != null ? new TargetFailed(error.toString(), target)
+            String error = head.get(StreamTargets.ERROR_HEADER);
+            result.tryFailure(error != null ? new TargetFailed(error, target)
                     : code.equals("404") ? new NotPublished(target) : new Refused(code));
         }
 

@@ -20,21 +20,22 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The tunnel's handshake, before HTTP/2 takes over the connection:
+ * The tunnel's handshake, before its streams ({@link MuxSession}) take over the connection:
  * <pre>
  * client → server   "TTUN" version(1 byte)                   (lets a shared port tell tunnels apart)
  * server → client   Challenge {version, nonce}
- * client → server   Auth {id, proof = HMAC-SHA256(secret, "titan-tunnel/1" | nonce | id), labels, services}
- * server → client   Result {ok, reason, retry_after_ms}
+ * client → server   Auth {id, proof = HMAC-SHA256(secret, "titan-tunnel/1" | nonce | id), labels, services,
+ *                         stream_window, connection_window}
+ * server → client   Result {ok, reason, retry_after_ms, stream_window, connection_window}
  * </pre>
  * Messages after the magic are a 2-byte length and a JSON body of at most {@value #MAX_MESSAGE}
- * bytes. The secret itself never crosses the wire. After an ok Result the dialling client is the
- * HTTP/2 <em>server</em> and the server the HTTP/2 client, so the server opens one stream per user
- * connection (a CONNECT naming the client's service).
+ * bytes. The secret itself never crosses the wire. The windows are what each side takes in flight,
+ * per stream and over the tunnel. After an ok Result the server opens one stream per user
+ * connection (an OPEN naming the client's service, or an edge's target).
  */
 public final class TunnelProtocol {
     static final byte[] MAGIC = {'T', 'T', 'U', 'N'};
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     static final int MAX_MESSAGE = 8192;
     static final int NONCE_BYTES = 32;
 
@@ -62,7 +63,8 @@ public final class TunnelProtocol {
     }
 
     /** Client → server: who it is, proof it holds the secret, and what it publishes. */
-    public record Auth(int version, String id, String proof, Map<String, String> labels, List<Service> services) {
+    public record Auth(int version, String id, String proof, Map<String, String> labels, List<Service> services,
+                       Integer streamWindow, Integer connectionWindow) {
         @Override
         public String toString() { // never the proof
             return "Auth[id=" + id + ", services=" + services + "]";
@@ -70,14 +72,20 @@ public final class TunnelProtocol {
     }
 
     /** Server → client: accepted, or refused with a reason and when to try again. */
-    public record Result(boolean ok, String reason, Long retryAfterMs) {
-        static Result accepted() {
-            return new Result(true, null, null);
+    public record Result(boolean ok, String reason, Long retryAfterMs, Integer streamWindow, Integer connectionWindow) {
+        static Result accepted(TunnelSettings settings) {
+            return new Result(true, null, null, settings.streamWindow(), settings.connectionWindow());
         }
 
         static Result refused(String reason, long retryAfterMs) {
-            return new Result(false, reason, retryAfterMs);
+            return new Result(false, reason, retryAfterMs, null, null);
         }
+    }
+
+    /** The windows a peer announced (HTTP/2's 64 KiB where it announced none). */
+    static MuxSession.Windows windows(Integer stream, Integer connection) {
+        int s = stream == null || stream < 1 ? 65_535 : stream;
+        return new MuxSession.Windows(s, connection == null || connection < s ? s : connection);
     }
 
     static String newNonce() {

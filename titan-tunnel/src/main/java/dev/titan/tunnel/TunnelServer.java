@@ -20,9 +20,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.ReferenceCountUtil;
@@ -252,7 +249,7 @@ public final class TunnelServer implements AutoCloseable {
         drain(Duration.ZERO).join();
         registry.close();
         exposures.close();
-        StreamAdapter.closeStreams(streams); // also those of tunnels that ended earlier, paused with bytes queued
+        MuxStream.closeAll(streams); // also those of tunnels that ended earlier, paused with bytes queued
         accepted.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 
@@ -305,9 +302,9 @@ public final class TunnelServer implements AutoCloseable {
         }
     }
 
-    /** Takes an authenticated tunnel: HTTP/2 on its pipeline, then its client's cluster. On the tunnel's loop. */
+    /** Takes an authenticated tunnel: its streams on its pipeline, then its client's cluster. On the tunnel's loop. */
     void accept(ChannelHandlerContext ctx, ServerSession session, long handshakeNanos) {
-        startHttp2(ctx, session);
+        startMux(ctx, session);
         register(session, handshakeNanos);
     }
 
@@ -324,28 +321,26 @@ public final class TunnelServer implements AutoCloseable {
         return guard;
     }
 
-    private void startHttp2(ChannelHandlerContext ctx, ServerSession session) {
+    private void startMux(ChannelHandlerContext ctx, ServerSession session) {
         TunnelSettings s = config.settings();
-        Http2FrameCodec codec = s.codec(false);
         ChannelPipeline p = ctx.pipeline();
         p.addLast("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
-        p.addLast("h2", codec);
-        session.codec(codec);
-        StreamAdapter.track(ctx.channel(), streams);
         TunnelSettings.reads(ctx.channel());
-        p.addLast("mux", new Http2MultiplexHandler(REFUSE_STREAMS));
-        p.addLast("keepalive", new Keepalive(s.pingInterval(), s.pingTimeout(), rtt -> {
-            session.rtt(rtt);
-            Cluster c = cluster(session.clientId());
-            if (c != null && session.endpoint() != null) {
-                c.sample(session.endpoint(), true, rtt); // every PING feeds the replica's score (latency, jitter)
-            }
-        }, () -> {
-            session.goAwayReceived();
-            registry.draining(session);
-        }));
+        TunnelProtocol.Auth auth = session.auth();
+        MuxSession mux = new MuxSession(new MuxSession.Setup(s.windows(), TunnelProtocol.windows(auth.streamWindow(), auth.connectionWindow()),
+                s.maxFrameSize(), s.maxStreams(), s.pingInterval().toNanos(), s.pingTimeout().toNanos(), rtt -> {
+                    session.rtt(rtt);
+                    Cluster c = cluster(session.clientId());
+                    if (c != null && session.endpoint() != null) {
+                        c.sample(session.endpoint(), true, rtt); // every PING feeds the replica's score (latency, jitter)
+                    }
+                }, () -> {
+                    session.goAwayReceived();
+                    registry.draining(session);
+                }, null, streams));
+        p.addLast("mux", mux);
+        session.mux(mux);
         p.addLast("errors", new TunnelErrors());
-        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(s.connectionWindow() - 65_535));
     }
 
     /**
@@ -353,17 +348,6 @@ public final class TunnelServer implements AutoCloseable {
      * frames leaves in one write instead of one syscall per stream.
      */
     static final int FLUSHES_PER_WRITE = 256;
-
-    /** Streams opened by a client are not part of the protocol: closed at once. */
-    private static final ChannelHandler REFUSE_STREAMS = new Refuse();
-
-    @ChannelHandler.Sharable
-    private static final class Refuse extends ChannelInboundHandlerAdapter {
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            ctx.close();
-        }
-    }
 
     /** The last handler of a tunnel: a protocol error closes that tunnel only. */
     static final class TunnelErrors extends ChannelInboundHandlerAdapter {

@@ -19,7 +19,7 @@ import javax.net.ssl.SSLException;
  * @param listen       the tunnel port
  * @param exposeHost   the address exposed TCP ports bind to (e.g. 0.0.0.0)
  * @param users        clients allowed to connect, by id
- * @param settings     HTTP/2 windows, limits, keepalive and handshake timeout
+ * @param settings     stream windows, limits, keepalive and handshake timeout
  * @param idleTimeout  an exposed connection with no traffic either way for this long is closed
  * @param domain       HTTP requests for {@code <id>.<domain>} go to client {@code id}; null: the first label of
  *                     the Host names the client (GT's rule)

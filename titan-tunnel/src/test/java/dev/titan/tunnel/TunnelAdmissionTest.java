@@ -54,9 +54,9 @@ class TunnelAdmissionTest extends TunnelFixture {
                 byte[] junk = new byte[1 + random.nextInt(4096)];
                 random.nextBytes(junk);
                 if (i % 4 == 0) { // a valid magic, then a length claiming more than the limit
-                    junk = new byte[] {'T', 'T', 'U', 'N', 1, (byte) 0xff, (byte) 0xff, 1, 2, 3};
+                    junk = new byte[] {'T', 'T', 'U', 'N', TunnelProtocol.VERSION, (byte) 0xff, (byte) 0xff, 1, 2, 3};
                 } else if (i % 4 == 1) { // a valid magic, then a frame of JSON garbage
-                    junk = new byte[] {'T', 'T', 'U', 'N', 1, 0, 3, '{', '{', '{'};
+                    junk = new byte[] {'T', 'T', 'U', 'N', TunnelProtocol.VERSION, 0, 3, '{', '{', '{'};
                 }
                 s.getOutputStream().write(junk);
                 assertThat(drainUntilClosed(s.getInputStream())).as("the server closes a connection that is not a tunnel").isTrue();

@@ -122,6 +122,27 @@ class TunnelPortRobustnessTest {
         assertThat(exchange("GET / HTTP/1.1\r\nHost: id9.tunnel.test\r\n\r\n")).as("an id nobody configured").startsWith("HTTP/1.1 404");
     }
 
+    @Test
+    void aMalformedStreamFrameClosesOnlyItsTunnel() throws Exception {
+        byte[][] bad = {
+                {0, 0, 1, MuxFrames.OPEN, 0, 0, 0, 0, 1, 0}, // a client may not open streams
+                {0, 0, 4, MuxFrames.WINDOW, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // a window increment of 0
+                {0, 0, 3, MuxFrames.PING, 0, 0, 0, 0, 0, 1, 2, 3}, // a PING of 3 bytes
+                {(byte) 0xff, (byte) 0xff, (byte) 0xff, MuxFrames.REPLY, 0, 0, 0, 0, 1}, // a head of 16 MiB
+        };
+        for (byte[] frame : bad) {
+            try (Socket s = open()) {
+                assertThat(handshake(s, SECRET).ok()).isTrue();
+                s.getOutputStream().write(frame);
+                assertThat(s.getInputStream().read()).as("the tunnel is closed").isEqualTo(-1);
+            }
+        }
+        try (Socket s = open()) {
+            assertThat(handshake(s, SECRET).ok()).as("the port goes on serving").isTrue();
+        }
+        assertThat(loud()).isEmpty();
+    }
+
     /** Sends a tunnel handshake with {@code secret}; returns the server's result. */
     private TunnelProtocol.Result handshake(Socket s, String secret) throws IOException {
         OutputStream out = s.getOutputStream();
@@ -130,7 +151,7 @@ class TunnelPortRobustnessTest {
         out.write(TunnelProtocol.VERSION);
         TunnelProtocol.Challenge challenge = read(in, TunnelProtocol.Challenge.class);
         String proof = TunnelProtocol.proof(secret.getBytes(StandardCharsets.UTF_8), challenge.nonce(), "id1");
-        ByteBuf auth = TunnelProtocol.encode(ByteBufAllocator.DEFAULT, new TunnelProtocol.Auth(TunnelProtocol.VERSION, "id1", proof, null, null));
+        ByteBuf auth = TunnelProtocol.encode(ByteBufAllocator.DEFAULT, new TunnelProtocol.Auth(TunnelProtocol.VERSION, "id1", proof, null, null, null, null));
         byte[] bytes = new byte[auth.readableBytes()];
         auth.readBytes(bytes).release();
         out.write(bytes);
@@ -147,6 +168,20 @@ class TunnelPortRobustnessTest {
         } finally {
             buf.release();
         }
+    }
+
+    @Test
+    void aClientOfAnotherProtocolVersionIsToldWhichVersionTheServerSpeaks() throws Exception {
+        try (Socket s = open()) {
+            s.getOutputStream().write(TunnelProtocol.MAGIC);
+            s.getOutputStream().write(1); // version 1: HTTP/2 streams
+            TunnelProtocol.Result r = read(new DataInputStream(s.getInputStream()), TunnelProtocol.Result.class);
+            assertThat(r.ok()).isFalse();
+            assertThat(r.reason()).isEqualTo("unsupported tunnel version 1 (server speaks " + TunnelProtocol.VERSION + ")");
+            assertThat(s.getInputStream().read()).as("closed after the answer").isEqualTo(-1);
+        }
+        assertThat(server.handshakeFailures().get("malformed")).isEqualTo(1);
+        assertThat(loud()).isEmpty();
     }
 
     @Test

@@ -39,7 +39,7 @@ import java.util.function.LongConsumer;
 public final class Relay {
     /**
      * Written by the relay to a channel that is not a socket but can end its output without closing
-     * (a tunnel stream, which sends END_STREAM), when the other side sent its FIN. Such a channel
+     * (a tunnel stream, which sends its FIN frame), when the other side sent its FIN. Such a channel
      * says so with the {@link #END_OF_OUTPUT_SUPPORTED} attribute; its pipeline turns the marker into
      * the end of its output.
      */
