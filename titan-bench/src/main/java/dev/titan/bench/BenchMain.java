@@ -271,7 +271,7 @@ public final class BenchMain implements Callable<Integer> {
     static final int L4_SETTLE_SECONDS = 60;
 
     /**
-     * The same for the tunnel: two JVMs on one core, each compiling the HTTP/2 path while it carries
+     * The same for the tunnel: two JVMs on one core, each compiling the tunnel's path while it carries
      * the load; p99 came down to its steady 5-9 ms only after 90-110 s of load.
      */
     static final int TUNNEL_SETTLE_SECONDS = 120;

@@ -147,19 +147,25 @@ public final class LoadGen implements AutoCloseable {
     }
 
     /**
-     * A proxy the load goes through: {@code socks5} (RFC 1928, no authentication) or {@code http}
-     * (an HTTP CONNECT tunnel); the proxy is asked to connect to the target, then the requests
-     * flow through it. Netty's proxy handlers do the handshakes.
+     * A proxy the load goes through: {@code socks5} (RFC 1928; with a username, RFC 1929 login) or
+     * {@code http} (an HTTP CONNECT tunnel); the proxy is asked to connect to the target, then the
+     * requests flow through it. Netty's proxy handlers do the handshakes. {@code source}: the local
+     * address connections to the proxy come from (null: the system's choice), for proxies that admit
+     * clients by their address.
      */
-    public record Via(String protocol, InetSocketAddress proxy, String username, String password) {
+    public record Via(String protocol, InetSocketAddress proxy, String username, String password, java.net.InetAddress source) {
         public Via {
             if (!protocol.equals("socks5") && !protocol.equals("http")) {
                 throw new IllegalArgumentException("proxy protocol must be socks5 or http, got " + protocol);
             }
         }
 
+        public Via(String protocol, InetSocketAddress proxy, String username, String password) {
+            this(protocol, proxy, username, password, null);
+        }
+
         public Via(String protocol, InetSocketAddress proxy) {
-            this(protocol, proxy, null, null);
+            this(protocol, proxy, null, null, null);
         }
 
         ProxyHandler handler() {
@@ -249,7 +255,16 @@ public final class LoadGen implements AutoCloseable {
         if (via != null) {
             b.resolver(NoopAddressResolverGroup.INSTANCE);
         }
-        b.connect(target).addListener((ChannelFuture f) -> {
+        ChannelFuture connect;
+        if (via != null && via.source() != null) {
+            if (Epoll.isAvailable()) { // the port is chosen at the connect, for the whole 4-tuple: a bind() alone would search past every TIME_WAIT
+                b.option(io.netty.channel.epoll.EpollChannelOption.IP_BIND_ADDRESS_NO_PORT, true);
+            }
+            connect = b.connect(target, new InetSocketAddress(via.source(), 0));
+        } else {
+            connect = b.connect(target);
+        }
+        connect.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
                 samples.errors.incrementAndGet();
                 next.run();

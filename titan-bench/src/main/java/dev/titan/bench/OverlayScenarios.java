@@ -32,7 +32,10 @@ final class OverlayScenarios {
 
     private static LoadGen.Via via(Systems.Proxy p) {
         InetSocketAddress at = new InetSocketAddress("127.0.0.1", p.httpPort());
-        return p == Systems.TITAN_OVERLAY || p == Systems.TITAN_OVERLAY_0RTT_OFF
+        if (p == Systems.TITAN_OVERLAY_BY_SOURCE) {
+            return new LoadGen.Via("socks5", at, null, null, Systems.OVERLAY_SOURCE);
+        }
+        return p == Systems.TITAN_OVERLAY || p == Systems.TITAN_OVERLAY_0RTT_OFF || p == Systems.MICROSOCKS_LOGIN
                 ? new LoadGen.Via("socks5", at, Systems.OVERLAY_USER, Systems.OVERLAY_PASSWORD) : new LoadGen.Via("socks5", at);
     }
 
@@ -40,6 +43,10 @@ final class OverlayScenarios {
      * A new connection and one small HTTP request each ({@code Connection: close}), {@value #CONCURRENCY}
      * at a time, through each SOCKS5 server to the backend: connections per second and latency
      * (from the connect to the proxy to the end of the response). Every proxy runs on the proxy cores.
+     * Titan and microsocks run twice each, so that each has a peer with the same handshake: with a
+     * login (RFC 1929: one more round trip and two more segments per connection), and without one
+     * (Titan's PoP admits the client by its source address; microsocks, dante and ssh -R ask for
+     * nothing).
      */
     void connrate(LoadGen gen, int r, int secs) throws Exception {
         List<Proc> procs = new ArrayList<>();
@@ -47,17 +54,19 @@ final class OverlayScenarios {
         InetSocketAddress backend = new InetSocketAddress("127.0.0.1", Systems.BACKEND);
         try {
             owners.put(Systems.TITAN_OVERLAY, overlay(sys.proxyCpus, Systems.POP_EDGES));
+            owners.put(Systems.TITAN_OVERLAY_BY_SOURCE, owners.get(Systems.TITAN_OVERLAY)); // the same PoP and edge
             owners.put(Systems.MICROSOCKS, List.of(sys.startMicrosocks(sys.proxyCpus)));
+            owners.put(Systems.MICROSOCKS_LOGIN, List.of(sys.startMicrosocksWithLogin(sys.proxyCpus)));
             owners.put(Systems.DANTE, List.of(sys.startDante(sys.proxyCpus)));
             owners.put(Systems.SSH_R_DYNAMIC, sys.startSshDynamic(sys.proxyCpus, sys.proxyCpus));
-            owners.values().forEach(procs::addAll);
+            owners.values().stream().distinct().forEach(procs::addAll);
             if (!bench.quick()) { // Titan's JIT: the connection path compiled before the rounds, as the L4 scenarios do
                 for (int i = 0; i < 3; i++) {
                     LoadGen.Result w = gen.connectionRate(backend, via(Systems.TITAN_OVERLAY), CONCURRENCY, Duration.ofSeconds(10));
                     System.out.printf("  settle titan-overlay %d-%d s %,.0f conn/s%n", i * 10, i * 10 + 10, w.rps());
                 }
             }
-            bench.measureRounds("overlay-connrate", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE,
+            bench.measureRounds("overlay-connrate", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS_LOGIN, Systems.TITAN_OVERLAY_BY_SOURCE, Systems.MICROSOCKS, Systems.DANTE,
                     Systems.SSH_R_DYNAMIC), r, secs, BenchMain.withCpu(owners, (p, d) -> {
                         LoadGen.Result g = p == Systems.DIRECT ? gen.connectionRate(backend, CONCURRENCY, Duration.ofSeconds(d))
                                 : gen.connectionRate(backend, via(p), CONCURRENCY, Duration.ofSeconds(d));
@@ -86,7 +95,7 @@ final class OverlayScenarios {
             for (Systems.Proxy p : List.of(Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE, Systems.SSH_R_DYNAMIC)) {
                 chains.put(p, List.of("proxychains4", "-q", "-f", proxychains(p).toString()));
             }
-            bench.measureRounds("overlay-throughput", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE,
+            bench.measureRounds("overlay-throughput", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS_LOGIN, Systems.TITAN_OVERLAY_BY_SOURCE, Systems.MICROSOCKS, Systems.DANTE,
                     Systems.SSH_R_DYNAMIC), r, secs, (p, d) -> {
                         List<String> prefix = chains.getOrDefault(p, List.of());
                         Map<String, Double> v = new LinkedHashMap<>();

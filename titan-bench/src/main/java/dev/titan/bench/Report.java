@@ -20,15 +20,19 @@ final class Report {
     static final String BEGIN = "<!-- bench:results:begin -->";
     static final String END = "<!-- bench:results:end -->";
     private static final List<String> ORDER = List.of("direct", "titan", "haproxy", "nginx-stream", "titan-tunnel", "ssh-R", "titan-overlay",
-            "titan-overlay-0rtt-off", "titan-overlay-idle", "titan-overlay-bulk", "microsocks", "dante", "ssh-R-dynamic", "tinyproxy", "wrk",
+            "titan-overlay-by-source", "titan-overlay-0rtt-off", "titan-overlay-idle", "titan-overlay-bulk", "microsocks-login", "microsocks", "dante", "ssh-R-dynamic", "tinyproxy", "wrk",
             "titan-loadgen", "titan-loadgen-wrk-clock");
     private static final Map<String, String> COLOURS = Map.of("direct", "#9e9e9e", "titan", "#1565c0", "haproxy", "#ef6c00",
             "nginx-stream", "#2e7d32", "titan-tunnel", "#1565c0", "ssh-R", "#6a1b9a", "wrk", "#6d4c41", "titan-loadgen", "#1565c0",
             "titan-loadgen-wrk-clock", "#90caf9");
 
-    /** The ratios each table shows where both systems ran: Titan's forwarder and tunnel over their peers. */
+    /**
+     * The ratios each table shows where both systems ran: Titan's forwarder, tunnel and overlay over
+     * their peers (the overlay first over the peer with its handshake, login or none).
+     */
     private static final List<String[]> PAIRS = List.of(new String[] {"titan", "haproxy"}, new String[] {"titan", "nginx-stream"},
             new String[] {"titan-tunnel", "direct"}, new String[] {"titan-tunnel", "ssh-R"}, new String[] {"titan-overlay", "direct"},
+            new String[] {"titan-overlay", "microsocks-login"}, new String[] {"titan-overlay-by-source", "microsocks"},
             new String[] {"titan-overlay", "microsocks"}, new String[] {"titan-overlay", "dante"}, new String[] {"titan-overlay", "ssh-R-dynamic"},
             new String[] {"titan-overlay", "titan-overlay-0rtt-off"}, new String[] {"titan-overlay-bulk", "titan-overlay-idle"});
 

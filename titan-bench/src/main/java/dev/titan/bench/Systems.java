@@ -249,10 +249,15 @@ final class Systems implements AutoCloseable {
     static final int SSHD = 18422;
     /** Peer forward proxies, as the overlay's ingress will be measured against: SOCKS5 and HTTP CONNECT. */
     static final Proxy MICROSOCKS = new Proxy("microsocks", 18501, -1);
+    /** microsocks with a login ({@code -u}/{@code -P}, the overlay's user): the same RFC 1929 exchange as Titan's PoP. */
+    static final Proxy MICROSOCKS_LOGIN = new Proxy("microsocks-login", 18503, -1);
     static final Proxy TINYPROXY = new Proxy("tinyproxy", 18502, -1);
     /** The overlay's SOCKS5 entrances: Titan's PoP (its edge in a second process), dante, and ssh's reverse dynamic forwarding. */
     static final Proxy TITAN_OVERLAY = new Proxy("titan-overlay", 18601, -1);
     static final Proxy TITAN_OVERLAY_0RTT_OFF = new Proxy("titan-overlay-0rtt-off", 18605, -1);
+    /** The same PoP for clients from {@link #OVERLAY_SOURCE}: admitted by their address, no login (as microsocks without one). */
+    static final Proxy TITAN_OVERLAY_BY_SOURCE = new Proxy("titan-overlay-by-source", TITAN_OVERLAY.httpPort(), -1);
+    static final java.net.InetAddress OVERLAY_SOURCE = new InetSocketAddress("127.0.0.3", 0).getAddress(); // a literal: no lookup
     static final Proxy DANTE = new Proxy("dante", 18602, -1);
     static final Proxy SSH_R_DYNAMIC = new Proxy("ssh-R-dynamic", 18604, -1);
     /** Where the PoP's edges dial in, and where a delay relay in front of it listens. */
@@ -340,8 +345,10 @@ final class Systems implements AutoCloseable {
                 pop:
                   socks: "127.0.0.1:%d"
                   users: [ { id: %s, password: "%s" } ]
+                  sources: [ { network: %s/32, user: %s } ]
                   edges: { listen_addr: "127.0.0.1:%d", users: [ { id: e1, secret: "%s" } ] }
-                """.formatted(TITAN_OVERLAY.httpPort(), OVERLAY_USER, OVERLAY_PASSWORD, POP_EDGES, TUNNEL_SECRET));
+                """.formatted(TITAN_OVERLAY.httpPort(), OVERLAY_USER, OVERLAY_PASSWORD, OVERLAY_SOURCE.getHostAddress(), OVERLAY_USER,
+                POP_EDGES, TUNNEL_SECRET));
         Path popOffYaml = dir.resolve("pop-0rtt-off.yaml");
         Files.writeString(popOffYaml, common + """
                 pop:
@@ -407,10 +414,20 @@ final class Systems implements AutoCloseable {
 
     /** microsocks (SOCKS5, no authentication) alone, on {@code cpus}. */
     Proc startMicrosocks(String cpus) throws Exception {
-        Proc socks = Proc.start("microsocks", cpus, dir.resolve("microsocks.log"),
-                List.of("microsocks", "-i", "127.0.0.1", "-p", Integer.toString(MICROSOCKS.httpPort())));
+        return startMicrosocks(cpus, MICROSOCKS, List.of());
+    }
+
+    /** microsocks on {@code cpus} as {@link #MICROSOCKS_LOGIN}: only the overlay's user and password are admitted. */
+    Proc startMicrosocksWithLogin(String cpus) throws Exception {
+        return startMicrosocks(cpus, MICROSOCKS_LOGIN, List.of("-u", OVERLAY_USER, "-P", OVERLAY_PASSWORD));
+    }
+
+    private Proc startMicrosocks(String cpus, Proxy as, List<String> login) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("microsocks", "-i", "127.0.0.1", "-p", Integer.toString(as.httpPort())));
+        cmd.addAll(login);
+        Proc socks = Proc.start(as.name(), cpus, dir.resolve(as.name() + ".log"), cmd);
         running.add(socks);
-        Proc.awaitPort("microsocks", MICROSOCKS.httpPort(), 10_000);
+        Proc.awaitPort(as.name(), as.httpPort(), 10_000);
         return socks;
     }
 
@@ -436,44 +453,7 @@ final class Systems implements AutoCloseable {
     }
 
     private List<Proc> startSsh(String serverCpus, String clientCpus, String name, List<String> forwards, int awaitPort) throws Exception {
-        Path ssh = Files.createDirectories(dir.resolve("ssh"));
-        for (String key : List.of("host_key", "user_key")) {
-            if (!Files.exists(ssh.resolve(key))) {
-                Proc.run(List.of("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh.resolve(key).toString()), 30);
-            }
-        }
-        Files.copy(ssh.resolve("user_key.pub"), ssh.resolve("authorized_keys"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Path conf = ssh.resolve("sshd_config");
-        Files.writeString(conf, """
-                Port 18422
-                ListenAddress 127.0.0.1
-                HostKey %1$s/host_key
-                AuthorizedKeysFile %1$s/authorized_keys
-                PidFile %1$s/sshd.pid
-                PermitRootLogin yes
-                PasswordAuthentication no
-                KbdInteractiveAuthentication no
-                UsePAM no
-                StrictModes no
-                AllowTcpForwarding yes
-                """.formatted(ssh));
-        Files.createDirectories(Path.of("/run/sshd")); // sshd's privilege-separation directory
-        Path log = dir.resolve("sshd-" + System.nanoTime() + ".log");
-        Proc d = Proc.start("sshd", serverCpus, log, List.of("/usr/sbin/sshd", "-D", "-e", "-f", conf.toString()));
-        running.add(d);
-        try {
-            Proc.awaitPort("sshd", SSHD, 60_000);
-        } catch (IllegalStateException e) {
-            throw new IllegalStateException(e.getMessage() + "; sshd said: " + String.join(" | ", Files.readAllLines(log)), e);
-        }
-        List<String> cmd = new ArrayList<>(List.of("ssh", "-N", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-i", ssh.resolve("user_key").toString(), "-p", Integer.toString(SSHD)));
-        cmd.addAll(forwards);
-        cmd.add(System.getProperty("user.name") + "@127.0.0.1");
-        Proc c = Proc.start(name, clientCpus, dir.resolve(name + ".log"), cmd);
-        running.add(c);
-        Proc.awaitPort(name, awaitPort, 20_000);
-        return List.of(d, c);
+        return SshPeer.start(dir, running, serverCpus, clientCpus, name, forwards, awaitPort);
     }
 
     void stop(Proc p) {
