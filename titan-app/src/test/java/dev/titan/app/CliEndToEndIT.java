@@ -19,6 +19,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The packaged {@code titan} jar driven as a user drives it: processes, files and signals. */
@@ -29,16 +33,37 @@ class CliEndToEndIT {
     private final List<AutoCloseable> servers = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
 
+    /** A failed test prints the end of each Titan's log (kept by {@link #cleanUp}), so that CI's output says what Titan did. */
+    @RegisterExtension
+    final TestWatcher printLogsOfFailures = new TestWatcher() {
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+            Path kept = Path.of("target", "it-process-logs", context.getRequiredTestMethod().getName());
+            for (Path log : logs) {
+                try {
+                    List<String> lines = Files.readAllLines(kept.resolve(log.getFileName()));
+                    System.out.println("---- last lines of " + log.getFileName() + " (" + context.getDisplayName() + ")");
+                    lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(System.out::println);
+                } catch (IOException e) {
+                    System.out.println("---- " + log.getFileName() + ": " + e);
+                }
+            }
+        }
+    };
+
     @AfterEach
-    void cleanUp() throws Exception {
+    void cleanUp(TestInfo test) throws Exception {
         for (Process p : processes) {
             p.destroyForcibly();
         }
         for (AutoCloseable s : servers) {
             s.close();
         }
+        // each Titan's log outlives the test's temporary directory, for a failure to be read after the run
+        Path kept = Files.createDirectories(Path.of("target", "it-process-logs", test.getTestMethod().orElseThrow().getName()));
         for (Path log : logs) {
             if (Files.exists(log)) {
+                Files.copy(log, kept.resolve(log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 assertThat(Files.readString(log)).as("Netty leak reports in %s", log).doesNotContain("LEAK:");
             }
         }
