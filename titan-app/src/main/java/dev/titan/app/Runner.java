@@ -114,7 +114,12 @@ final class Runner {
         }
         Thread hook = new Thread(this::stop, "titan-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        handle("HUP", () -> watcher.execute(() -> reload("SIGHUP")));
+        if (!handle("HUP", () -> watcher.execute(() -> reload("SIGHUP")))) {
+            // the JVM leaves a signal its process was started ignoring (nohup does so with SIGHUP) ignored
+            log.warn("SIGHUP is ignored in this process (started with nohup, or by a parent that ignores it), so it cannot"
+                    + " reload Titan; {}", watch && configPath != null ? "saving a change to the configuration file reloads it"
+                    : "run without --no-watch so that saving the configuration file reloads it, or start Titan without nohup");
+        }
         // SIGINT and SIGTERM stop gracefully and exit 0, rather than the JVM's 130/143; a second
         // one while the graceful stop runs exits at once, as nginx and HAProxy do
         java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
@@ -143,11 +148,13 @@ final class Runner {
         return Main.EXIT_OK;
     }
 
-    private static void handle(String signal, Runnable action) {
+    /** Runs {@code action} on {@code signal}; false when the signal stays ignored instead (or does not exist here). */
+    private static boolean handle(String signal, Runnable action) {
         try {
-            Signal.handle(new Signal(signal), s -> action.run());
+            return Signal.handle(new Signal(signal), s -> action.run()) != sun.misc.SignalHandler.SIG_IGN;
         } catch (IllegalArgumentException e) {
             log.debug("SIG{} not available on this platform", signal);
+            return false;
         }
     }
 

@@ -70,8 +70,14 @@ class CliEndToEndIT {
     }
 
     private Process titan(Path log, String... args) throws IOException {
+        return titan(List.of(), log, args);
+    }
+
+    /** Titan started by {@code launcher} (a command that runs the rest, such as nohup). */
+    private Process titan(List<String> launcher, Path log, String... args) throws IOException {
         // a running Titan leaves Netty's leak detector off unless asked (Main): these tests ask for all of it
-        List<String> cmd = new ArrayList<>(List.of(JAVA, "-Dio.netty.leakDetection.level=paranoid", "-jar", JAR));
+        List<String> cmd = new ArrayList<>(launcher);
+        cmd.addAll(List.of(JAVA, "-Dio.netty.leakDetection.level=paranoid", "-jar", JAR));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.add(p);
@@ -147,6 +153,26 @@ class CliEndToEndIT {
         assertThat(titan.waitFor(20, TimeUnit.SECONDS)).isTrue();
         assertThat(titan.exitValue()).as("graceful stop").isZero();
         assertThat(Files.readString(log)).contains("stopped");
+    }
+
+    /** Started with SIGHUP ignored (nohup), the JVM cannot take SIGHUP over: Titan says so and how to reload instead. */
+    @Test
+    void aTitanThatCannotTakeSighupSaysHowToReload(@TempDir Path dir) throws Exception {
+        TestServers.TcpServer web = TestServers.http("web", 0);
+        servers.add(web);
+        Path cfg = dir.resolve("t.yaml");
+        Files.writeString(cfg, """
+                metrics: { enabled: false }
+                admin: { enabled: false }
+                listeners: [ { name: web, listen_addr: "127.0.0.1:%d", cluster: web } ]
+                clusters: { web: { endpoints: [ "%s" ] } }
+                """.formatted(freePort(), web.endpoint()));
+        Path log = dir.resolve("t.log");
+        titan(List.of("nohup"), log, "run", "-c", cfg.toString(), "--no-watch");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(log).contains("titan running"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> Files.readString(log).contains(
+                "SIGHUP is ignored in this process (started with nohup, or by a parent that ignores it), so it cannot reload Titan;"
+                        + " run without --no-watch so that saving the configuration file reloads it"));
     }
 
     @Test
