@@ -66,7 +66,8 @@ final class OverlayScenarios {
                     System.out.printf("  settle titan-overlay %d-%d s %,.0f conn/s%n", i * 10, i * 10 + 10, w.rps());
                 }
             }
-            bench.measureRounds("overlay-connrate", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS_LOGIN, Systems.TITAN_OVERLAY_BY_SOURCE, Systems.MICROSOCKS, Systems.DANTE,
+            bench.measureRounds("overlay-connrate", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS_LOGIN,
+                    Systems.TITAN_OVERLAY_BY_SOURCE, Systems.MICROSOCKS, Systems.DANTE,
                     Systems.SSH_R_DYNAMIC), r, secs, BenchMain.withCpu(owners, (p, d) -> {
                         LoadGen.Result g = p == Systems.DIRECT ? gen.connectionRate(backend, CONCURRENCY, Duration.ofSeconds(d))
                                 : gen.connectionRate(backend, via(p), CONCURRENCY, Duration.ofSeconds(d));
@@ -95,7 +96,7 @@ final class OverlayScenarios {
             for (Systems.Proxy p : List.of(Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE, Systems.SSH_R_DYNAMIC)) {
                 chains.put(p, List.of("proxychains4", "-q", "-f", proxychains(p).toString()));
             }
-            bench.measureRounds("overlay-throughput", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS_LOGIN, Systems.TITAN_OVERLAY_BY_SOURCE, Systems.MICROSOCKS, Systems.DANTE,
+            bench.measureRounds("overlay-throughput", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE,
                     Systems.SSH_R_DYNAMIC), r, secs, (p, d) -> {
                         List<String> prefix = chains.getOrDefault(p, List.of());
                         Map<String, Double> v = new LinkedHashMap<>();
