@@ -441,8 +441,7 @@ public final class TunnelClient implements AutoCloseable {
         TunnelSettings s = config.settings();
         p.addLast("flush", new FlushConsolidationHandler(TunnelServer.FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         TunnelSettings.reads(p.channel());
-        p.addLast("mux", new MuxSession(new MuxSession.Setup(s.windows(), servers, s.maxFrameSize(), s.maxStreams(),
-                s.pingInterval().toNanos(), s.pingTimeout().toNanos(), rtt -> rttNanos = rtt, () -> { }, acceptor, streams)));
+        p.addLast("mux", new MuxSession(s.mux(servers, rtt -> rttNanos = rtt, () -> { }, acceptor, streams)));
         p.addLast("errors", new TunnelServer.TunnelErrors());
     }
 

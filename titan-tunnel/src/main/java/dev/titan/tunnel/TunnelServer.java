@@ -327,17 +327,16 @@ public final class TunnelServer implements AutoCloseable {
         p.addLast("flush", new FlushConsolidationHandler(FLUSHES_PER_WRITE, true)); // above TLS: fewer, larger records
         TunnelSettings.reads(ctx.channel());
         TunnelProtocol.Auth auth = session.auth();
-        MuxSession mux = new MuxSession(new MuxSession.Setup(s.windows(), TunnelProtocol.windows(auth.streamWindow(), auth.connectionWindow()),
-                s.maxFrameSize(), s.maxStreams(), s.pingInterval().toNanos(), s.pingTimeout().toNanos(), rtt -> {
-                    session.rtt(rtt);
-                    Cluster c = cluster(session.clientId());
-                    if (c != null && session.endpoint() != null) {
-                        c.sample(session.endpoint(), true, rtt); // every PING feeds the replica's score (latency, jitter)
-                    }
-                }, () -> {
-                    session.goAwayReceived();
-                    registry.draining(session);
-                }, null, streams));
+        MuxSession mux = new MuxSession(s.mux(TunnelProtocol.windows(auth.streamWindow(), auth.connectionWindow()), rtt -> {
+            session.rtt(rtt);
+            Cluster c = cluster(session.clientId());
+            if (c != null && session.endpoint() != null) {
+                c.sample(session.endpoint(), true, rtt); // every PING feeds the replica's score (latency, jitter)
+            }
+        }, () -> {
+            session.goAwayReceived();
+            registry.draining(session);
+        }, null, streams));
         p.addLast("mux", mux);
         session.mux(mux);
         p.addLast("errors", new TunnelErrors());

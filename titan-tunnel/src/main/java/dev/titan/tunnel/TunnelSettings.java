@@ -1,6 +1,10 @@
 package dev.titan.tunnel;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import java.time.Duration;
+import java.util.Set;
+import java.util.function.LongConsumer;
 
 /**
  * Settings of a tunnel's streams. Windows are what decide a tunnel's throughput: HTTP/2's default
@@ -36,9 +40,14 @@ public record TunnelSettings(int streamWindow, int connectionWindow, int maxFram
         }
     }
 
-    /** The windows this side grants its peer: per stream and over the tunnel. */
-    MuxSession.Windows windows() {
-        return new MuxSession.Windows(streamWindow, connectionWindow);
+    /**
+     * The stream layer of one end of a tunnel with these settings: this side grants its windows,
+     * the peer {@code peers}; {@code acceptor} starts the streams the peer opens (null: it may open
+     * none) and {@code owned} tracks every stream.
+     */
+    MuxSession.Setup mux(MuxSession.Windows peers, LongConsumer rtt, Runnable onGoAway, ChannelHandler acceptor, Set<Channel> owned) {
+        return new MuxSession.Setup(new MuxSession.Windows(streamWindow, connectionWindow), peers, maxFrameSize, maxStreams,
+                pingInterval.toNanos(), pingTimeout.toNanos(), rtt, onGoAway, acceptor, owned);
     }
 
     /**
