@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -72,8 +73,12 @@ public final class BenchMain implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "bench/results", description = "Where JSON results go.")
     Path out;
 
-    @Option(names = "--docs", description = "Update this markdown file (default docs/benchmarks.md unless --quick).")
+    @Option(names = "--docs", description = "Update this markdown file (default docs/benchmarks.md unless --quick or --systems).")
     Path docs;
+
+    @Option(names = "--systems", split = ",", description = "Measure only these systems of each scenario (e.g. titan-overlay-by-source,microsocks), "
+            + "to compare two builds quickly; the published page needs every system, so only --docs is written.")
+    Set<String> systems;
 
     final Results results = new Results();
 
@@ -187,7 +192,7 @@ public final class BenchMain implements Callable<Integer> {
         doc.put("results", results.asMap());
         om.writeValue(json.toFile(), doc);
         System.out.printf("%nresults: %s (%.0f s)%n", json, total);
-        Path md = docs != null ? docs : quick ? null : Path.of("docs/benchmarks.md");
+        Path md = docs != null ? docs : quick || systems != null ? null : Path.of("docs/benchmarks.md");
         if (md != null) {
             doc.put("carried_over", carryOver(md.toAbsolutePath().getParent().resolve("bench").resolve("latest.json")));
             doc.put("results", results.asMap()); // with the carried-over scenarios, so that the next partial run keeps them too
@@ -344,7 +349,8 @@ public final class BenchMain implements Callable<Integer> {
     }
 
     /** Warms every system up with the measurement itself (not recorded), then {@code r} rounds in rotating order. */
-    void measureRounds(String scenario, List<Systems.Proxy> all, int r, int secs, Measure m) throws Exception {
+    void measureRounds(String scenario, List<Systems.Proxy> listed, int r, int secs, Measure m) throws Exception {
+        List<Systems.Proxy> all = systems == null ? listed : listed.stream().filter(p -> systems.contains(p.name())).toList();
         for (Systems.Proxy p : all) {
             m.run(p, quick ? 1 : 10); // warm-up (JIT, pools, caches), not recorded
         }
