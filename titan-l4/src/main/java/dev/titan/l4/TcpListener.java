@@ -87,7 +87,10 @@ public final class TcpListener implements ListenerHandle {
             b.childOption(ChannelOption.TCP_NODELAY, false); // Netty turns it on for every channel
         }
         if (c.tcpKeepAlive()) {
-            b.childOption(ChannelOption.SO_KEEPALIVE, true);
+            transport.keepAliveAccepted(b);
+        }
+        if (ingresses.clientSpeaksFirst(c)) {
+            transport.deferAccept(b);
         }
         if (c.reusePort()) {
             switch (transport.kind()) {

@@ -2,6 +2,7 @@ package dev.titan.core.net;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandler;
@@ -12,6 +13,7 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.ServerChannelRecvByteBufAllocator;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -27,6 +29,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringDatagramChannel;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
@@ -185,6 +188,40 @@ public final class Transport implements AutoCloseable {
                 .channel(serverChannel())
                 .option(ChannelOption.RCVBUF_ALLOCATOR, acceptAllocator())
                 .option(ChannelOption.SO_REUSEADDR, true);
+    }
+
+    /**
+     * Turns SO_KEEPALIVE on for every connection {@code b} accepts. On the native transports it is
+     * set once on the listening socket, whose accepted sockets inherit it (Linux copies the socket's
+     * flags to each connection it accepts): one system call per connection fewer than Netty's child
+     * option, which sets it on each accepted socket. NIO's listening channel takes no SO_KEEPALIVE,
+     * so there it stays a child option.
+     */
+    public ServerBootstrap keepAliveAccepted(ServerBootstrap b) {
+        if (kind == Kind.NIO) {
+            return b.childOption(ChannelOption.SO_KEEPALIVE, true);
+        }
+        return b.handler(new ChannelInitializer<ServerChannel>() { // runs when registered: before the bind, before any accept
+            @Override
+            protected void initChannel(ServerChannel ch) throws IOException {
+                ((Socket) ((UnixChannel) ch).fd()).setKeepAlive(true);
+            }
+        });
+    }
+
+    /**
+     * For listeners whose clients speak first: the kernel hands over a connection only once its
+     * first bytes have arrived (TCP_DEFER_ACCEPT, as HAProxy's {@code defer-accept} and nginx's
+     * {@code deferred}), so that the accept and the first read come in one wake-up instead of two. A
+     * client that sends nothing is handed over after about a second anyway, and its listener's
+     * timeouts then apply. Not offered by NIO.
+     */
+    public ServerBootstrap deferAccept(ServerBootstrap b) {
+        return switch (kind) {
+            case EPOLL -> b.option(EpollChannelOption.TCP_DEFER_ACCEPT, 1);
+            case IO_URING -> b.option(IoUringChannelOption.TCP_DEFER_ACCEPT, 1);
+            case NIO -> b;
+        };
     }
 
     static final int ACCEPTS_PER_WAKEUP = 64;

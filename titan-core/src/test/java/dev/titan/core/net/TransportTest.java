@@ -2,6 +2,7 @@ package dev.titan.core.net;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
@@ -25,8 +26,7 @@ class TransportTest {
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void aCloseThatCrossesLoopsDuringShutdownStillRuns(Transport.Kind kind) throws Exception {
-        if (kind == Transport.Kind.EPOLL && !io.netty.channel.epoll.Epoll.isAvailable()
-                || kind == Transport.Kind.IO_URING && !io.netty.channel.uring.IoUring.isAvailable()) {
+        if (unavailable(kind)) {
             return;
         }
         Transport transport = Transport.create(kind, 2);
@@ -57,6 +57,50 @@ class TransportTest {
 
         assertThat(refused.get(5, TimeUnit.SECONDS)).as("the other loop took the close").isNull();
         assertThat(partnerClosed).as("and ran it").isTrue();
+    }
+
+    /**
+     * Keep-alive set once on the listening socket reaches every accepted connection (the kernel
+     * copies it), and a listener for clients that speak first hands a connection over only once its
+     * first bytes arrived, on the transports that offer TCP_DEFER_ACCEPT (epoll and io_uring).
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void acceptedConnectionsInheritKeepAliveAndADeferringListenerWaitsForTheFirstBytes(Transport.Kind kind) throws Exception {
+        if (unavailable(kind)) {
+            return;
+        }
+        Transport transport = Transport.create(kind, 1);
+        try {
+            java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+            ServerBootstrap b = transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
+                    accepted.add(ctx.channel());
+                }
+            });
+            Channel server = transport.deferAccept(transport.keepAliveAccepted(b))
+                    .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+            try (java.net.Socket client = new java.net.Socket()) {
+                client.connect(((ServerSocketChannel) server).localAddress(), 2_000);
+                if (kind != Transport.Kind.NIO) {
+                    assertThat(accepted.poll(300, TimeUnit.MILLISECONDS)).as("a silent client is not handed over yet").isNull();
+                }
+                client.getOutputStream().write('x');
+                Channel ch = accepted.poll(5, TimeUnit.SECONDS);
+                assertThat(ch).as("handed over with its first bytes").isNotNull();
+                assertThat(((io.netty.channel.socket.SocketChannel) ch).config().isKeepAlive()).as("SO_KEEPALIVE of the accepted socket").isTrue();
+            } finally {
+                server.close().syncUninterruptibly();
+            }
+        } finally {
+            transport.close();
+        }
+    }
+
+    private static boolean unavailable(Transport.Kind kind) {
+        return kind == Transport.Kind.EPOLL && !io.netty.channel.epoll.Epoll.isAvailable()
+                || kind == Transport.Kind.IO_URING && !io.netty.channel.uring.IoUring.isAvailable();
     }
 
     private static void sleep(long millis) {
