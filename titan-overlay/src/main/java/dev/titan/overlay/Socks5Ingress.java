@@ -89,7 +89,7 @@ final class Socks5Ingress extends Ingress {
 
     private void answerAtOnce(ChannelHandlerContext ctx, DestinationRequest r) {
         stage = Stage.FIRST_FLIGHT;
-        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}));
+        ctx.writeAndFlush(success(ctx.channel()));
         flight.start(ctx, r, () -> decideNow(ctx));
     }
 
@@ -271,7 +271,7 @@ final class Socks5Ingress extends Ingress {
         if (flight != null && flight.answered()) {
             return; // answered already
         }
-        client.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {VERSION, 0, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0}), client.voidPromise());
+        client.writeAndFlush(success(client), client.voidPromise());
     }
 
     @Override
@@ -291,8 +291,14 @@ final class Socks5Ingress extends Ingress {
         failAndClose(ctx.channel(), ProxyFailure.SOCKS_GENERAL);
     }
 
+    /** A two-byte answer (a method choice, a login's outcome), in a buffer of the channel's pool: written as it is, without a copy. */
     private static void reply(ChannelHandlerContext ctx, int a, int b) {
-        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {(byte) a, (byte) b}));
+        ctx.writeAndFlush(ctx.alloc().ioBuffer(2).writeByte(a).writeByte(b));
+    }
+
+    /** The success reply to a CONNECT (bound address 0.0.0.0:0, which clients do not use). */
+    private static ByteBuf success(Channel ch) {
+        return ch.alloc().ioBuffer(10).writeByte(VERSION).writeZero(2).writeByte(ATYP_IPV4).writeZero(6);
     }
 
     private static void failAndClose(Channel ch, int code) {

@@ -110,13 +110,14 @@ public final class ServerSession {
     }
 
     /**
-     * Opens a stream to {@code target} (a service name) on the client for {@code request}, with
+     * Opens a stream to {@code target} (a service name) on the client for {@code request} (naming
+     * who connected and where to if {@code tellAddresses}), with
      * {@code answer} in its pipeline from the start (it sees the client's answer, or the stream's
      * end), and sends the request's first bytes (a duplicate) right after the OPEN: the client
      * buffers them, within the stream's window, until its local connection is up. The stream lives
      * on the tunnel's event loop and has auto-read off; one read is asked for, the answer's.
      */
-    Future<MuxStream> open(String target, DestinationRequest request, ChannelHandler answer) {
+    Future<MuxStream> open(String target, DestinationRequest request, boolean tellAddresses, ChannelHandler answer) {
         Promise<MuxStream> promise = channel.eventLoop().newPromise();
         if (!hasCapacity()) {
             promise.setFailure(new Connector.NotServed("tunnel of " + clientId() + " takes no new stream now"));
@@ -125,14 +126,14 @@ public final class ServerSession {
         activeStreams.incrementAndGet();
         streamsOpened.incrementAndGet();
         if (channel.eventLoop().inEventLoop()) {
-            open(target, request, answer, promise);
+            open(target, request, tellAddresses, answer, promise);
         } else {
-            channel.eventLoop().execute(() -> open(target, request, answer, promise));
+            channel.eventLoop().execute(() -> open(target, request, tellAddresses, answer, promise));
         }
         return promise;
     }
 
-    private void open(String target, DestinationRequest request, ChannelHandler answer, Promise<MuxStream> promise) {
+    private void open(String target, DestinationRequest request, boolean tellAddresses, ChannelHandler answer, Promise<MuxStream> promise) {
         MuxSession m = mux;
         if (m == null || !channel.isActive() || goAwayReceived) {
             activeStreams.decrementAndGet();
@@ -141,7 +142,7 @@ public final class ServerSession {
         }
         MuxHead head = MuxHead.of(false).set(MuxHead.TARGET, target);
         // who connected, and where to: for X-Forwarded-For and the PROXY protocol on the client
-        if (request.client() != null && request.local() != null) {
+        if (tellAddresses && request.client() != null && request.local() != null) {
             head.set(TunnelProtocol.CLIENT_ADDRESS_HEADER, HostPort.format(request.client()));
             head.set(TunnelProtocol.SERVER_ADDRESS_HEADER, HostPort.format(request.local()));
         }

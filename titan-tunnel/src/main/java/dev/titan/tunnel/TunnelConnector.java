@@ -75,9 +75,16 @@ public final class TunnelConnector implements Connector {
     }
 
     private final TunnelAccounts accounts;
+    private final boolean tellsAddresses;
 
-    TunnelConnector(TunnelAccounts accounts) {
+    /**
+     * {@code tellsAddresses}: whether a stream's open names who connected and where to (for a
+     * published service's PROXY protocol). An overlay PoP's edges are not told: an edge makes the
+     * user's connection without learning the user's address.
+     */
+    TunnelConnector(TunnelAccounts accounts, boolean tellsAddresses) {
         this.accounts = accounts;
+        this.tellsAddresses = tellsAddresses;
     }
 
     @Override
@@ -92,7 +99,7 @@ public final class TunnelConnector implements Connector {
             return result.setFailure(new Declined("client " + id + " has its max_connections (" + accounts.maxConnections(id) + ") open"));
         }
         String target = request.targetPort() > 0 ? request.targetHost() + ":" + request.targetPort() : request.targetHost();
-        session.open(target, request, new Answer(id, target, result, timeout)).addListener((Future<MuxStream> f) -> {
+        session.open(target, request, tellsAddresses, new Answer(id, target, result, timeout)).addListener((Future<MuxStream> f) -> {
             if (f.isSuccess()) {
                 f.getNow().closeFuture().addListener(c -> accounts.release(id)); // the place is the stream's while it is open
             } else {

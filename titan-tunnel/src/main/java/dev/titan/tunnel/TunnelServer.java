@@ -92,7 +92,7 @@ public final class TunnelServer implements AutoCloseable {
         this.store = new ConfigStore(accountsOf(config));
         this.clients = byId(config);
         this.accounts = new TunnelAccounts(store);
-        this.registry = new TunnelRegistry(config, transport, clusters, new TunnelConnector(accounts), sharedCluster);
+        this.registry = new TunnelRegistry(config, transport, clusters, new TunnelConnector(accounts, sharedCluster == null), sharedCluster);
         this.meters = new ServerMetrics(this, accounts);
         this.exposures = new Exposures(transport, metrics, this::cluster);
         this.portMeters = metrics.listener(LISTENER);

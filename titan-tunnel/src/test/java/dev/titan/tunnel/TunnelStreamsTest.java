@@ -400,14 +400,7 @@ class TunnelStreamsTest extends TunnelFixture {
         int v2Port = freePort();
         startServer(new TunnelServerConfig.PortRange(1024, 65_535));
         java.util.concurrent.BlockingQueue<String> seen = new java.util.concurrent.LinkedBlockingQueue<>();
-        TestServers.TcpServer v1 = new TestServers.TcpServer("v1", sock -> {
-            StringBuilder line = new StringBuilder();
-            for (int b; (b = sock.getInputStream().read()) >= 0 && b != '\n'; ) {
-                line.append((char) b);
-            }
-            seen.add(line.toString().trim());
-            sock.getOutputStream().write("ok\n".getBytes(StandardCharsets.US_ASCII));
-        });
+        TestServers.TcpServer v1 = proxyLineService(seen);
         TestServers.TcpServer v2 = new TestServers.TcpServer("v2", sock -> {
             byte[] head = sock.getInputStream().readNBytes(16);
             int len = ((head[14] & 0xff) << 8) | (head[15] & 0xff);
@@ -443,5 +436,48 @@ class TunnelStreamsTest extends TunnelFixture {
                 assertThat(headers).as("PROXY headers the service received").contains(expected);
             }
         }
+    }
+
+    /**
+     * A server whose clients are an overlay's edges (one shared cluster) does not tell a stream's
+     * client who connected: an edge makes the user's connection without learning the user's
+     * address. A service behind such a client that asks for the PROXY protocol gets PROXY UNKNOWN.
+     */
+    @Test
+    void anOverlaysEdgesAreNotToldWhoConnected() throws Exception {
+        int port = freePort();
+        TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
+                List.of(TunnelServerConfig.User.of("id1", SECRET, List.of(new TunnelServerConfig.PortRange(port, port)))),
+                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
+        server = new TunnelServer(cfg, transport, dev.titan.core.engine.ClusterRegistry.NONE, new dev.titan.core.metrics.TitanMetrics(), "edges");
+        server.start();
+        java.util.concurrent.BlockingQueue<String> seen = new java.util.concurrent.LinkedBlockingQueue<>();
+        TestServers.TcpServer v1 = proxyLineService(seen);
+        closing.add(v1);
+        TunnelClient client = startClient(SECRET, 1, TunnelClientConfig.LocalService.tcp("v1", v1.address(), port).withProxyProtocol("v1"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.connectedTunnels() == 1);
+        awaitExposed(port);
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(5_000);
+            s.getOutputStream().write("x".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII)).readLine()).isEqualTo("ok");
+        }
+        List<String> headers = new ArrayList<>(); // a readiness probe's header may arrive too
+        for (String h; (h = seen.poll(1, TimeUnit.SECONDS)) != null; ) {
+            headers.add(h);
+        }
+        assertThat(headers).as("PROXY headers the service received").isNotEmpty().allMatch(h -> h.equals("PROXY UNKNOWN"));
+    }
+
+    /** A service that takes a PROXY protocol v1 line, notes it in {@code seen} and answers "ok". */
+    private static TestServers.TcpServer proxyLineService(java.util.concurrent.BlockingQueue<String> seen) throws IOException {
+        return new TestServers.TcpServer("v1", sock -> {
+            StringBuilder line = new StringBuilder();
+            for (int b; (b = sock.getInputStream().read()) >= 0 && b != '\n'; ) {
+                line.append((char) b);
+            }
+            seen.add(line.toString().trim());
+            sock.getOutputStream().write("ok\n".getBytes(StandardCharsets.US_ASCII));
+        });
     }
 }
