@@ -98,7 +98,10 @@ final class OverlayScenarios {
             }
             bench.measureRounds("overlay-throughput", List.of(Systems.DIRECT, Systems.TITAN_OVERLAY, Systems.MICROSOCKS, Systems.DANTE,
                     Systems.SSH_R_DYNAMIC), r, secs, (p, d) -> {
-                        List<String> prefix = chains.getOrDefault(p, List.of());
+                        List<String> prefix = p == Systems.DIRECT ? List.of() : chains.get(p);
+                        if (prefix == null) { // iperf3 without proxychains would measure the direct path under p's name
+                            throw new IllegalStateException("overlay-throughput: no SOCKS5 chain for " + p.name());
+                        }
                         Map<String, Double> v = new LinkedHashMap<>();
                         v.put("gbit_1_stream", bench.iperf(sys, p, Systems.IPERF, prefix, 1, d));
                         v.put("gbit_4_streams", bench.iperf(sys, p, Systems.IPERF, prefix, 4, d));
@@ -123,6 +126,7 @@ final class OverlayScenarios {
             try {
                 gen.connectionRate(backend, via(p), 10, Duration.ofSeconds(bench.quick() ? 1 : 5)); // the path warmed up
                 Thread.sleep(1000);
+                long heapBefore = Proc.liveHeapKib(procs);
                 long before = procs.stream().mapToLong(Proc::rssKib).sum();
                 List<io.netty.channel.Channel> conns = gen.idle(backend, via(p), n);
                 Thread.sleep(bench.quick() ? 1000 : 3000);
@@ -132,6 +136,12 @@ final class OverlayScenarios {
                         after, perConn);
                 bench.results.add("overlay-concurrency", "kib_per_conn_" + n, p.name(), perConn);
                 bench.results.add("overlay-concurrency", "rss_mib_at_" + n, p.name(), after / 1024.0);
+                long heapAfter = Proc.liveHeapKib(procs);
+                if (heapBefore >= 0 && heapAfter >= 0) { // JVMs: the live heap's growth, which does not move with the collector's timing
+                    double heapPerConn = (heapAfter - heapBefore) / (double) Math.max(1, conns.size());
+                    System.out.printf("  %-13s live heap %,d -> %,d KiB, %.2f KiB per connection%n", p.name(), heapBefore, heapAfter, heapPerConn);
+                    bench.results.add("overlay-concurrency", "heap_kib_per_conn_" + n, p.name(), heapPerConn);
+                }
                 bench.results.add("overlay-concurrency", "opened_" + n, p.name(), (double) conns.size());
                 conns.forEach(io.netty.channel.Channel::close);
             } finally {

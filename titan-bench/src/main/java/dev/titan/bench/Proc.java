@@ -44,8 +44,12 @@ final class Proc implements AutoCloseable {
     }
 
     static String runQuiet(List<String> cmd) {
+        return runQuiet(cmd, 10);
+    }
+
+    static String runQuiet(List<String> cmd, long timeoutSeconds) {
         try {
-            return run(cmd, 10).trim();
+            return run(cmd, timeoutSeconds).trim();
         } catch (Exception e) {
             return "unavailable";
         }
@@ -70,6 +74,27 @@ final class Proc implements AutoCloseable {
         long total = rss(process.pid());
         for (ProcessHandle h : process.descendants().toList()) {
             total += rss(h.pid());
+        }
+        return total;
+    }
+
+    /**
+     * Live Java heap in KiB of these processes that are JVMs (others count nothing), or -1 when none
+     * is: jcmd's class histogram collects garbage before it counts, so only what is reachable is in
+     * its total. Unlike RSS growth, which moves with when the collector last ran and how far the
+     * heap has grown, this compares builds.
+     */
+    static long liveHeapKib(List<Proc> procs) {
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        long total = -1;
+        for (Proc p : procs) {
+            String out = runQuiet(List.of(jcmd, Long.toString(p.process.pid()), "GC.class_histogram"), 120);
+            for (String line : out.lines().toList()) { // the last line: "Total <instances> <bytes>"
+                String[] f = line.trim().split("\\s+");
+                if (f.length == 3 && f[0].equals("Total")) {
+                    total = Math.max(total, 0) + Long.parseLong(f[2]) / 1024;
+                }
+            }
         }
         return total;
     }

@@ -122,6 +122,7 @@ final class TunnelScenarios {
             try {
                 Probe.warmUp(port);
                 Thread.sleep(1000);
+                long heapBefore = Proc.liveHeapKib(procs);
                 long before = procs.stream().mapToLong(Proc::rssKib).sum();
                 List<io.netty.channel.Channel> conns = gen.idle(sources, new InetSocketAddress("127.0.0.1", port), n);
                 Thread.sleep(bench.quick() ? 1000 : 3000);
@@ -131,6 +132,12 @@ final class TunnelScenarios {
                         conns.size(), before, after, perConn);
                 bench.results.add("tunnel-concurrency", "kib_per_conn_" + n, system, perConn);
                 bench.results.add("tunnel-concurrency", "rss_mib_at_" + n, system, after / 1024.0);
+                long heapAfter = Proc.liveHeapKib(procs);
+                if (heapBefore >= 0 && heapAfter >= 0) { // JVMs: the live heap's growth, which does not move with the collector's timing
+                    double heapPerConn = (heapAfter - heapBefore) / (double) Math.max(1, conns.size());
+                    System.out.printf("  %-13s live heap %,d -> %,d KiB, %.2f KiB per connection%n", system, heapBefore, heapAfter, heapPerConn);
+                    bench.results.add("tunnel-concurrency", "heap_kib_per_conn_" + n, system, heapPerConn);
+                }
                 bench.results.add("tunnel-concurrency", "opened_" + n, system, (double) conns.size());
                 for (io.netty.channel.Channel c : conns) {
                     c.close();
