@@ -54,7 +54,8 @@ final class MuxSession extends ByteToMessageDecoder {
     private int connectionSendWindow;
     private int connectionRecvWindow;
     private int connectionUnacked;
-    private final ArrayDeque<MuxStream> waiting = new ArrayDeque<>();
+    private final ArrayDeque<MuxStream> waiting = new ArrayDeque<>(); // bulk streams, in turn
+    private final ArrayDeque<MuxStream> light = new ArrayDeque<>(); // streams in a short burst: before the bulk ones
     private final List<MuxStream> windowBlocked = new ArrayList<>();
     private final List<MuxStream> batch = new ArrayList<>();
     private boolean inRead;
@@ -310,14 +311,18 @@ final class MuxSession extends ByteToMessageDecoder {
 
     /** Whether streams wait for their turn on the tunnel. */
     boolean othersWaiting() {
-        return !waiting.isEmpty();
+        return !waiting.isEmpty() || !light.isEmpty();
     }
 
-    /** {@code s} has bytes to send but the tunnel is busy (or its turn is over): it goes when the others had theirs. */
+    /**
+     * {@code s} has bytes to send but the tunnel is busy (or its turn is over): it goes when the
+     * others had theirs, unless it is in a short burst ({@link MuxStream#isLight}: an open's first
+     * bytes, an interactive exchange), which goes before every bulk stream.
+     */
     void waitTurn(MuxStream s) {
         if (!s.waitingTurn) {
             s.waitingTurn = true;
-            waiting.add(s);
+            (s.isLight() ? light : waiting).add(s);
         }
         if (ctx.channel().isWritable()) {
             scheduleDrain();
@@ -333,7 +338,7 @@ final class MuxSession extends ByteToMessageDecoder {
 
     private void drain() {
         drainScheduled = false;
-        for (MuxStream s; ctx.channel().isWritable() && (s = waiting.poll()) != null; ) {
+        for (MuxStream s; ctx.channel().isWritable() && ((s = light.poll()) != null || (s = waiting.poll()) != null); ) {
             s.waitingTurn = false;
             resume(s);
         }
@@ -488,6 +493,7 @@ final class MuxSession extends ByteToMessageDecoder {
             s.onTunnelGone();
         }
         waiting.clear();
+        light.clear();
         windowBlocked.clear();
         super.channelInactive(ctx);
     }
