@@ -124,9 +124,9 @@ final class OverlayScenarios {
             List<Proc> procs = p == Systems.TITAN_OVERLAY ? overlay(sys.proxyCpus, Systems.POP_EDGES)
                     : sys.startSshDynamic(sys.proxyCpus, sys.proxyCpus);
             try {
+                long heapBefore = Proc.liveHeapKib(procs); // before the warm-up, which leaves garbage for RSS to count as before
                 gen.connectionRate(backend, via(p), 10, Duration.ofSeconds(bench.quick() ? 1 : 5)); // the path warmed up
                 Thread.sleep(1000);
-                long heapBefore = Proc.liveHeapKib(procs);
                 long before = procs.stream().mapToLong(Proc::rssKib).sum();
                 List<io.netty.channel.Channel> conns = gen.idle(backend, via(p), n);
                 Thread.sleep(bench.quick() ? 1000 : 3000);

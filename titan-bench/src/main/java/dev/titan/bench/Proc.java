@@ -82,12 +82,16 @@ final class Proc implements AutoCloseable {
      * Live Java heap in KiB of these processes that are JVMs (others count nothing), or -1 when none
      * is: jcmd's class histogram collects garbage before it counts, so only what is reachable is in
      * its total. Unlike RSS growth, which moves with when the collector last ran and how far the
-     * heap has grown, this compares builds.
+     * heap has grown, this compares builds. Only a JVM is asked: jcmd attaches with SIGQUIT, which
+     * ends any other process (sshd, ssh).
      */
     static long liveHeapKib(List<Proc> procs) {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
         long total = -1;
         for (Proc p : procs) {
+            if (!p.process.info().command().map(c -> c.endsWith("/java")).orElse(false)) {
+                continue;
+            }
             String out = runQuiet(List.of(jcmd, Long.toString(p.process.pid()), "GC.class_histogram"), 120);
             for (String line : out.lines().toList()) { // the last line: "Total <instances> <bytes>"
                 String[] f = line.trim().split("\\s+");

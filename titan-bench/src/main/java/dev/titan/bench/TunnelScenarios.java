@@ -120,9 +120,9 @@ final class TunnelScenarios {
             List<Proc> procs = system.equals("titan-tunnel") ? sys.startTitanTunnel() : sys.startSshTunnel();
             int port = system.equals("titan-tunnel") ? Systems.TITAN_TUNNEL_TCP : Systems.SSH_R_TCP;
             try {
+                long heapBefore = Proc.liveHeapKib(procs); // before the warm-up, which leaves garbage for RSS to count as before
                 Probe.warmUp(port);
                 Thread.sleep(1000);
-                long heapBefore = Proc.liveHeapKib(procs);
                 long before = procs.stream().mapToLong(Proc::rssKib).sum();
                 List<io.netty.channel.Channel> conns = gen.idle(sources, new InetSocketAddress("127.0.0.1", port), n);
                 Thread.sleep(bench.quick() ? 1000 : 3000);

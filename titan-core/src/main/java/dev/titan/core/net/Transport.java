@@ -195,7 +195,8 @@ public final class Transport implements AutoCloseable {
      * set once on the listening socket, whose accepted sockets inherit it (Linux copies the socket's
      * flags to each connection it accepts): one system call per connection fewer than Netty's child
      * option, which sets it on each accepted socket. NIO's listening channel takes no SO_KEEPALIVE,
-     * so there it stays a child option.
+     * so there it stays a child option. On the native transports this takes the bootstrap's
+     * {@code handler} (the listening channel's; a listener sets none).
      */
     public ServerBootstrap keepAliveAccepted(ServerBootstrap b) {
         if (kind == Kind.NIO) {
