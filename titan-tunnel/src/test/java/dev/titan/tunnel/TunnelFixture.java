@@ -72,9 +72,14 @@ abstract class TunnelFixture {
     }
 
     TunnelServer startServer(TunnelServerConfig.User user) {
+        return startServer(user, null);
+    }
+
+    /** A server whose clients' tunnels all join one cluster named {@code sharedCluster} (an overlay PoP's edges), or one per client when null. */
+    TunnelServer startServer(TunnelServerConfig.User user, String sharedCluster) {
         TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1", List.of(user),
                 TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-        server = new TunnelServer(cfg, transport);
+        server = new TunnelServer(cfg, transport, dev.titan.core.engine.ClusterRegistry.NONE, new dev.titan.core.metrics.TitanMetrics(), sharedCluster);
         server.start();
         return server;
     }

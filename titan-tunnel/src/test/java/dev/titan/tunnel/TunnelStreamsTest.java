@@ -446,11 +446,7 @@ class TunnelStreamsTest extends TunnelFixture {
     @Test
     void anOverlaysEdgesAreNotToldWhoConnected() throws Exception {
         int port = freePort();
-        TunnelServerConfig cfg = new TunnelServerConfig(new InetSocketAddress("127.0.0.1", 0), "127.0.0.1",
-                List.of(TunnelServerConfig.User.of("id1", SECRET, List.of(new TunnelServerConfig.PortRange(port, port)))),
-                TunnelSettings.DEFAULTS, Duration.ofMinutes(1), null);
-        server = new TunnelServer(cfg, transport, dev.titan.core.engine.ClusterRegistry.NONE, new dev.titan.core.metrics.TitanMetrics(), "edges");
-        server.start();
+        startServer(TunnelServerConfig.User.of("id1", SECRET, List.of(new TunnelServerConfig.PortRange(port, port))), "edges");
         java.util.concurrent.BlockingQueue<String> seen = new java.util.concurrent.LinkedBlockingQueue<>();
         TestServers.TcpServer v1 = proxyLineService(seen);
         closing.add(v1);
