@@ -1,6 +1,7 @@
 package dev.titan.tunnel;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
 
 /**
  * The wire format of a tunnel's stream layer ({@link MuxSession}). Every frame is a 9-byte header,
@@ -37,7 +38,45 @@ final class MuxFrames {
     static final int REFUSED = 7;
     static final int CANCEL = 8;
 
+    /** Payloads up to this size are copied behind their header: one buffer, one write. */
+    private static final int COPY_BELOW = 512;
+
     private MuxFrames() {
+    }
+
+    /** A DATA frame of {@code n} bytes of {@code data} (from its reader index; null: none) with FIN if {@code fin}. */
+    static void writeData(ChannelHandlerContext ctx, int id, ByteBuf data, int n, boolean fin) {
+        int flags = fin ? FIN : 0;
+        if (n < COPY_BELOW) {
+            ByteBuf frame = ctx.alloc().ioBuffer(HEADER + n);
+            header(frame, n, DATA, flags, id);
+            if (n > 0) {
+                frame.writeBytes(data, data.readerIndex(), n);
+            }
+            ctx.write(frame, ctx.voidPromise());
+            return;
+        }
+        ByteBuf header = ctx.alloc().ioBuffer(HEADER);
+        ctx.write(header(header, n, DATA, flags, id), ctx.voidPromise());
+        ctx.write(data.retainedSlice(data.readerIndex(), n), ctx.voidPromise());
+    }
+
+    /** A frame of {@code type} (OPEN or REPLY) carrying {@code head}, with FIN if the head ends the stream. */
+    static void writeHead(ChannelHandlerContext ctx, int type, int id, MuxHead head) {
+        ByteBuf frame = ctx.alloc().ioBuffer(64);
+        frame.writerIndex(HEADER);
+        try {
+            head.encode(frame);
+        } catch (RuntimeException e) {
+            frame.release();
+            throw e;
+        }
+        int length = frame.readableBytes() - HEADER;
+        int end = frame.writerIndex();
+        frame.writerIndex(0);
+        header(frame, length, type, head.isEnd() ? FIN : 0, id);
+        frame.writerIndex(end);
+        ctx.write(frame, ctx.voidPromise());
     }
 
     /** Writes a frame's header to {@code frame}; its payload of {@code length} bytes follows. */

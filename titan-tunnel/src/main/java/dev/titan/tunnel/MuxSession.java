@@ -3,6 +3,7 @@ package dev.titan.tunnel;
 import static dev.titan.tunnel.MuxFrames.*;
 
 import dev.titan.core.net.RelayOptions;
+import dev.titan.core.net.Transport;
 import dev.titan.tunnel.MuxFrames.ProtocolException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -24,9 +25,9 @@ import org.slf4j.LoggerFactory;
  * The stream layer of a tunnel, after its handshake: many {@link MuxStream}s over one connection,
  * in the frames of {@link MuxFrames}. The tunnel server opens streams (one per user connection) and
  * the dialling client answers them.
- * Each side grants the other a window per stream and one for the whole tunnel (exchanged in the
- * handshake); a sender never has more in flight, so a stalled stream holds at most its window in
- * the receiver's memory. A frame that breaks these rules is a {@link ProtocolException} that
+ * Each side grants the other a window per stream and one for the whole tunnel (their first sizes
+ * exchanged in the handshake; the tunnel's then sized by {@link TunnelWindow}); a sender never has
+ * more in flight, so a stalled stream holds at most its window in the receiver's memory. A frame that breaks these rules is a {@link ProtocolException} that
  * closes this tunnel only. The session also keeps the tunnel alive: a PING every interval, whose
  * round trip it reports, and the tunnel closes when none is answered within the timeout (a peer
  * that vanished without a FIN).
@@ -34,11 +35,12 @@ import org.slf4j.LoggerFactory;
 final class MuxSession extends ByteToMessageDecoder {
     private static final Logger log = LoggerFactory.getLogger(MuxSession.class);
 
-    /** Payloads up to this size are copied behind their header: one buffer, one write. */
-    private static final int COPY_BELOW = 512;
-
-    /** Windows a side grants: per stream and for the whole tunnel. */
+    /** Windows a side grants: per stream and for the whole tunnel (the most it grows to: {@link TunnelWindow}). */
     record Windows(int stream, int connection) {
+        /** The tunnel's window at first: one stream's. */
+        int initialConnection() {
+            return Math.min(stream, connection);
+        }
     }
 
     /** The session's configuration: the windows each side grants, frames, keep-alive and who opens. */
@@ -52,8 +54,7 @@ final class MuxSession extends ByteToMessageDecoder {
     private int nextStreamId = 1; // the server opens odd ids
     private int lastPeerStreamId;
     private int connectionSendWindow;
-    private int connectionRecvWindow;
-    private int connectionUnacked;
+    private TunnelWindow window; // what the peer may send over all streams
     private final ArrayDeque<MuxStream> waiting = new ArrayDeque<>(); // bulk streams, in turn
     private final ArrayDeque<MuxStream> light = new ArrayDeque<>(); // streams in a short burst: before the bulk ones
     private final List<MuxStream> windowBlocked = new ArrayList<>();
@@ -70,7 +71,6 @@ final class MuxSession extends ByteToMessageDecoder {
     MuxSession(Setup setup) {
         this.setup = setup;
         this.connectionSendWindow = setup.peers().connection();
-        this.connectionRecvWindow = setup.ours().connection();
         setCumulator(COMPOSITE_CUMULATOR); // a frame spanning reads is not copied with every read behind it
     }
 
@@ -96,6 +96,8 @@ final class MuxSession extends ByteToMessageDecoder {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        Channel ch = ctx.channel();
+        window = new TunnelWindow(setup.ours().initialConnection(), setup.ours().connection(), () -> Transport.tcpRttNanos(ch), System.nanoTime());
         ctx.channel().config().setWriteBufferWaterMark(RelayOptions.WATER_MARK); // both ends alike, dialled or accepted
         ctx.channel().closeFuture().addListener(f -> {
             if (pinger != null) {
@@ -188,14 +190,13 @@ final class MuxSession extends ByteToMessageDecoder {
     }
 
     private void data(int id, int flags, ByteBuf in, int length) {
-        if (length > connectionRecvWindow) {
-            throw new ProtocolException(length + " bytes beyond the tunnel's window of " + connectionRecvWindow);
+        if (!window.receive(length)) {
+            throw new ProtocolException(length + " bytes beyond the tunnel's window of " + window.available());
         }
-        connectionRecvWindow -= length;
         MuxStream s = streams.get(id);
         if (s == null) { // closed here meanwhile: dropped, and the tunnel's window given back
             in.skipBytes(length);
-            consumed(null, length);
+            consumed(null, length, 0);
             return;
         }
         if (length > s.recvWindow) {
@@ -279,20 +280,35 @@ final class MuxSession extends ByteToMessageDecoder {
         }
     }
 
-    /** {@code n} bytes of {@code s} (null: of a closed stream) were delivered: granted back in halves of the windows. */
-    void consumed(MuxStream s, int n) {
+    /**
+     * {@code n} bytes of {@code s} (null: of a closed stream) were delivered, {@code parked} of them
+     * already granted back to the tunnel ({@link #park}): granted back in halves of the windows.
+     */
+    void consumed(MuxStream s, int n, int parked) {
         if (s != null) {
             int grant = s.takeUnacked(setup.ours().stream() / 2);
             if (grant > 0) {
                 writeControl(WINDOW, 0, s.id, grant);
             }
         }
-        connectionUnacked += n;
-        if (connectionUnacked >= setup.ours().connection() / 2) {
-            connectionRecvWindow += connectionUnacked;
-            writeControl(WINDOW, 0, 0, connectionUnacked);
-            connectionUnacked = 0;
+        window.unpark(parked);
+        consumedByTunnel(n - parked);
+    }
+
+    private void consumedByTunnel(int n) {
+        int grant;
+        if (window.consumed(n) && (grant = window.grant(System.nanoTime())) > 0) {
+            writeControl(WINDOW, 0, 0, grant);
         }
+    }
+
+    /** {@code n} bytes wait in {@code s}, whose reader paused: true when the tunnel's window has them back at once. */
+    boolean park(int n) {
+        if (!window.park(n)) {
+            return false;
+        }
+        consumedByTunnel(n);
+        return true;
     }
 
     // ---- writing frames
@@ -354,36 +370,11 @@ final class MuxSession extends ByteToMessageDecoder {
 
     /** A DATA frame of {@code n} bytes of {@code data} (from its reader index; null: none) with FIN if {@code fin}. */
     void writeData(int id, ByteBuf data, int n, boolean fin) {
-        int flags = fin ? FIN : 0;
-        if (n < COPY_BELOW) {
-            ByteBuf frame = ctx.alloc().ioBuffer(HEADER + n);
-            header(frame, n, DATA, flags, id);
-            if (n > 0) {
-                frame.writeBytes(data, data.readerIndex(), n);
-            }
-            ctx.write(frame, ctx.voidPromise());
-            return;
-        }
-        ByteBuf header = ctx.alloc().ioBuffer(HEADER);
-        ctx.write(header(header, n, DATA, flags, id), ctx.voidPromise());
-        ctx.write(data.retainedSlice(data.readerIndex(), n), ctx.voidPromise());
+        MuxFrames.writeData(ctx, id, data, n, fin);
     }
 
     void writeHead(int type, int id, MuxHead head) {
-        ByteBuf frame = ctx.alloc().ioBuffer(64);
-        frame.writerIndex(HEADER);
-        try {
-            head.encode(frame);
-        } catch (RuntimeException e) {
-            frame.release();
-            throw e;
-        }
-        int length = frame.readableBytes() - HEADER;
-        int end = frame.writerIndex();
-        frame.writerIndex(0);
-        header(frame, length, type, head.isEnd() ? FIN : 0, id);
-        frame.writerIndex(end);
-        ctx.write(frame, ctx.voidPromise());
+        MuxFrames.writeHead(ctx, type, id, head);
     }
 
     private void writeControl(int type, int flags, int id, int value) {
@@ -414,8 +405,11 @@ final class MuxSession extends ByteToMessageDecoder {
         }
     }
 
-    /** {@code s} closed: its queued bytes ({@code dropped}) are given back, and the peer told unless it knows. */
-    void closed(MuxStream s, int dropped, boolean tellPeer, boolean finSent) {
+    /**
+     * {@code s} closed: its queued bytes ({@code dropped}, {@code parked} of them granted back) are
+     * given back, and the peer told unless it knows.
+     */
+    void closed(MuxStream s, int dropped, int parked, boolean tellPeer, boolean finSent) {
         if (streams.remove(s.id) == null) {
             return;
         }
@@ -428,7 +422,7 @@ final class MuxSession extends ByteToMessageDecoder {
                 writeControl(RESET, 0, s.id, finSent ? NO_ERROR : CANCEL);
             }
             if (dropped > 0) {
-                consumed(null, dropped);
+                consumed(null, dropped, parked);
             }
             if (closeWhenIdle && streams.isEmpty()) {
                 ctx.flush();

@@ -32,8 +32,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Flow control: bytes go out while the peer's window for the stream and for the tunnel allow
  * and the tunnel's connection is writable; what cannot go waits in the stream, whose writability
- * then tells its relay to stop reading. Bytes the peer sends are granted back once delivered to the
- * pipeline, so a stream whose reading is paused holds at most its window. A tunnel that is not
+ * then tells its relay to stop reading. Bytes the peer sends are granted back to the stream once
+ * delivered to the pipeline, so a stream whose reading is paused holds at most its window; while
+ * they wait they are granted back to the tunnel at once ({@link TunnelWindow}: up to a limit over all
+ * paused streams), so that a paused stream does not hold the others. A tunnel that is not
  * writable takes the streams in turn, at most {@link #QUANTUM} bytes each, while stream opens and
  * control frames go ahead of them, and so do streams in a short burst ({@link #isLight}): a new
  * stream's first bytes wait for no bulk stream's turn, only for what the tunnel's own write buffer
@@ -72,6 +74,8 @@ final class MuxStream extends AbstractChannel {
     int recvWindow; // what the peer may still send on this stream
     private int unacked; // delivered bytes not yet granted back
     private final ArrayDeque<Object> inbound = new ArrayDeque<>(4);
+    private int parked; // the first bytes of inbound, granted back to the tunnel while they wait
+    private boolean parkingFull; // the tunnel granted no more back: what follows in inbound holds its window
     private boolean readRequested;
     private boolean delivering;
     private boolean readSinceComplete; // delivered since the last channelReadComplete
@@ -152,8 +156,15 @@ final class MuxStream extends AbstractChannel {
         if (readRequested && inbound.isEmpty() && !delivering) {
             deliver(msg);
             session.readBatch(this);
-        } else {
-            inbound.add(msg);
+            return;
+        }
+        inbound.add(msg);
+        if (msg instanceof ByteBuf buf && !parkingFull) { // the reader paused: the bytes wait without holding the tunnel
+            if (session.park(buf.readableBytes())) {
+                parked += buf.readableBytes();
+            } else {
+                parkingFull = true;
+            }
         }
     }
 
@@ -169,8 +180,13 @@ final class MuxStream extends AbstractChannel {
         readSinceComplete = true;
         if (msg instanceof ByteBuf buf) {
             int n = buf.readableBytes();
+            int wasParked = Math.min(n, parked);
+            parked -= wasParked;
+            if (inbound.isEmpty()) {
+                parkingFull = false;
+            }
             unacked += n;
-            session.consumed(this, n);
+            session.consumed(this, n, wasParked);
         }
         pipeline().fireChannelRead(msg);
     }
@@ -342,7 +358,7 @@ final class MuxStream extends AbstractChannel {
             }
             release(o);
         }
-        session.closed(this, dropped, !resetByPeer && !tunnelGone && !(finSent && inputEnded), finSent);
+        session.closed(this, dropped, parked, !resetByPeer && !tunnelGone && !(finSent && inputEnded), finSent);
     }
 
     private static void release(Object o) {

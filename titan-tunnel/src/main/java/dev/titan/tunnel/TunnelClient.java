@@ -410,7 +410,7 @@ public final class TunnelClient implements AutoCloseable {
                 TunnelProtocol.Auth auth = new TunnelProtocol.Auth(TunnelProtocol.VERSION, config.id(),
                         TunnelProtocol.proof(config.secret(), c.nonce(), config.id()), config.labels(),
                         config.services().stream().map(TunnelClientConfig.LocalService::published).toList(),
-                        s.streamWindow(), s.connectionWindow());
+                        s.streamWindow(), s.initialConnectionWindow());
                 ctx.writeAndFlush(TunnelProtocol.encode(ctx.alloc(), auth));
                 sentAuth = true;
             }

@@ -30,7 +30,7 @@ import javax.crypto.spec.SecretKeySpec;
  * </pre>
  * Messages after the magic are a 2-byte length and a JSON body of at most {@value #MAX_MESSAGE}
  * bytes. The secret itself never crosses the wire. The windows are what each side takes in flight,
- * per stream and over the tunnel. After an ok Result the server opens one stream per user
+ * per stream and, at first, over the tunnel (WINDOW frames may grow the tunnel's later). After an ok Result the server opens one stream per user
  * connection (an OPEN naming the client's service, or an edge's target).
  */
 public final class TunnelProtocol {
@@ -74,7 +74,7 @@ public final class TunnelProtocol {
     /** Server → client: accepted, or refused with a reason and when to try again. */
     public record Result(boolean ok, String reason, Long retryAfterMs, Integer streamWindow, Integer connectionWindow) {
         static Result accepted(TunnelSettings settings) {
-            return new Result(true, null, null, settings.streamWindow(), settings.connectionWindow());
+            return new Result(true, null, null, settings.streamWindow(), settings.initialConnectionWindow());
         }
 
         static Result refused(String reason, long retryAfterMs) {

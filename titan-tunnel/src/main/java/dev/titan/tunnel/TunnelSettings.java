@@ -9,8 +9,10 @@ import java.util.function.LongConsumer;
 /**
  * Settings of a tunnel's streams. Windows are what decide a tunnel's throughput: HTTP/2's default
  * of 64 KiB per stream allows at most 64 KiB in flight per round trip, the classic cause of slow
- * tunnels; the defaults here allow {@code streamWindow} per stream and {@code connectionWindow}
- * over all streams, while one stalled stream still holds at most its own window.
+ * tunnels; the defaults here allow {@code streamWindow} per stream and up to {@code connectionWindow}
+ * over all streams (the tunnel's window starts at one stream's and grows to what the path's
+ * bandwidth and round trip need: {@link TunnelWindow}), while one stalled stream still holds at most
+ * its own window.
  * {@code maxPendingOpens}: streams a client is still connecting to its local service for; beyond
  * it new streams are refused (503), so a server cannot make a client flood its own network.
  * {@code openTimeout} (server): how long a new stream waits for its client's answer before it goes
@@ -38,6 +40,11 @@ public record TunnelSettings(int streamWindow, int connectionWindow, int maxFram
         if (maxPendingOpens < 1) {
             throw new IllegalArgumentException("tunnel max_pending_opens must be >= 1, got " + maxPendingOpens);
         }
+    }
+
+    /** The tunnel window this side announces in the handshake: it grows from there up to {@code connectionWindow}. */
+    int initialConnectionWindow() {
+        return new MuxSession.Windows(streamWindow, connectionWindow).initialConnection();
     }
 
     /**

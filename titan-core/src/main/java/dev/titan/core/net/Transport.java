@@ -177,6 +177,25 @@ public final class Transport implements AutoCloseable {
     }
 
     /**
+     * The kernel's smoothed round trip of TCP connection {@code ch}, in nanoseconds: what the network
+     * between the two sockets takes, without the time either side's application takes to read. -1
+     * where the transport does not tell (NIO) or the connection has gone.
+     */
+    public static long tcpRttNanos(Channel ch) {
+        try {
+            if (ch instanceof IoUringSocketChannel u) {
+                return u.tcpInfo().rtt() * 1_000;
+            }
+            if (ch instanceof EpollSocketChannel e) {
+                return e.tcpInfo().rtt() * 1_000;
+            }
+        } catch (RuntimeException e) { // closed meanwhile
+            log.debug("no TCP_INFO for {}", ch, e);
+        }
+        return -1;
+    }
+
+    /**
      * A server bootstrap on this transport's loops that accepts every pending connection in one go
      * (up to {@value #ACCEPTS_PER_WAKEUP}): Netty's default stops after one accept per loop
      * iteration on epoll, so under load a burst of new connections waited behind all other I/O
