@@ -98,6 +98,45 @@ class TransportTest {
         }
     }
 
+    /**
+     * The kernel's round trip of a connection (which sizes a tunnel's window), on the transports
+     * that tell it; -1 where it is not known: NIO, or a connection that has gone.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void theKernelsRoundTripOfAConnectionIsKnownOnTheNativeTransports(Transport.Kind kind) throws Exception {
+        if (unavailable(kind)) {
+            return;
+        }
+        Transport transport = Transport.create(kind, 1);
+        try {
+            java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+            Channel server = transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
+                    accepted.add(ctx.channel());
+                }
+            }).bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+            try (java.net.Socket client = new java.net.Socket()) {
+                client.connect(((ServerSocketChannel) server).localAddress(), 2_000);
+                Channel ch = accepted.poll(5, TimeUnit.SECONDS);
+                assertThat(ch).isNotNull();
+                long rtt = Transport.tcpRttNanos(ch);
+                if (kind == Transport.Kind.NIO) {
+                    assertThat(rtt).isEqualTo(-1);
+                } else {
+                    assertThat(rtt).as("the handshake's round trip on loopback").isBetween(1L, 1_000_000_000L);
+                }
+                ch.close().syncUninterruptibly();
+                assertThat(Transport.tcpRttNanos(ch)).as("once closed").isEqualTo(-1);
+            } finally {
+                server.close().syncUninterruptibly();
+            }
+        } finally {
+            transport.close();
+        }
+    }
+
     private static boolean unavailable(Transport.Kind kind) {
         return kind == Transport.Kind.EPOLL && !io.netty.channel.epoll.Epoll.isAvailable()
                 || kind == Transport.Kind.IO_URING && !io.netty.channel.uring.IoUring.isAvailable();
