@@ -448,6 +448,7 @@ final class MuxSession extends ByteToMessageDecoder {
         if ((flags & ACK) != 0) {
             long now = System.nanoTime();
             lastAck = now;
+            window.pingRtt(now - payload);
             setup.rtt().accept(now - payload);
             return;
         }

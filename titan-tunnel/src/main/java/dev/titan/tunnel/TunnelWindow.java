@@ -17,9 +17,12 @@ import java.util.function.LongSupplier;
  * TCP's receive buffer does. Where the two ends are close and one of them is busy, a larger window
  * brings no more bytes, only longer queues in the socket buffers between them, which cost cache:
  * with four bulk streams through the overlay on one machine, 4 MiB in flight carried 20% less than
- * 1 MiB. Round trips are the kernel's for the tunnel's TCP connection; a period lasts at least four
- * of them and {@value #MIN_PERIOD_NANOS} ns. Where the transport does not tell them (NIO), the
- * window goes to {@code max} after the first period.
+ * 1 MiB. The round trip is the kernel's for the tunnel's TCP connection, or the shortest a PING of
+ * the tunnel took when that is longer (a proxy that ends TCP between the two ends hides the rest of
+ * the path from the kernel); one too long only makes it try more often, since a doubling that does
+ * not pay goes back. A period lasts at least four round trips and {@value #MIN_PERIOD_NANOS} ns.
+ * Where the transport does not tell the kernel's round trip (NIO), the window goes to {@code max}
+ * after the first period.
  *
  * <p><b>Stalled streams do not hold the tunnel.</b> Bytes that wait in a stream whose reader has
  * paused (its user not reading) are granted back at once, up to {@code max} over all such streams,
@@ -47,6 +50,7 @@ final class TunnelWindow {
     private int periods; // periods measured at this size
     private int before; // the size before a doubling on trial; 0: none on trial
     private long nextTry;
+    private long pingRtt = Long.MAX_VALUE; // the shortest PING round trip so far
 
     /** {@code rttNanos}: the connection's round trip now, or a negative value where it is not known. */
     TunnelWindow(int initial, int max, LongSupplier rttNanos, long now) {
@@ -64,6 +68,13 @@ final class TunnelWindow {
 
     int available() {
         return available;
+    }
+
+    /** A PING's round trip. */
+    void pingRtt(long nanos) {
+        if (nanos > 0 && nanos < pingRtt) {
+            pingRtt = nanos;
+        }
     }
 
     /** {@code n} bytes arrived; false when they are beyond the window (the peer broke the protocol). */
@@ -124,6 +135,9 @@ final class TunnelWindow {
             unacked += max - size;
             size = max;
             return;
+        }
+        if (pingRtt != Long.MAX_VALUE) {
+            rtt = Math.max(rtt, pingRtt);
         }
         if (elapsed < 4 * rtt) {
             return;

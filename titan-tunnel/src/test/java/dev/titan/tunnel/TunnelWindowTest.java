@@ -41,6 +41,22 @@ class TunnelWindowTest {
         assertThat(p.bytesPerNano(w, 3_700_000_000L, 500_000_000L)).isGreaterThan(0.38);
     }
 
+    /**
+     * Behind a proxy that ends TCP, the kernel sees only the first leg's round trip; the tunnel's
+     * PINGs see the whole path, and the window grows to it as on any long path.
+     */
+    @Test
+    void aPingsRoundTripCountsWhereTheKernelSeesOnlyPartOfThePath() {
+        long rtt = 40_000_000;
+        Path p = new Path(rtt, 1.0);
+        TunnelWindow w = new TunnelWindow(MIB, 16 * MIB, () -> 50_000, 0); // the leg to the proxy
+        p.run(w, 0, 1_000_000_000L);
+        assertThat(w.size()).as("by the kernel's round trip alone the window never looks small").isEqualTo(MIB);
+        w.pingRtt(rtt);
+        p.run(w, 1_000_000_000L, 3_000_000_000L);
+        assertThat(w.size()).isEqualTo(16 * MIB);
+    }
+
     /** Where the round trip is short, the rate never makes the window look small: it stays one stream's. */
     @Test
     void staysAtItsFirstSizeWhenTheRoundTripIsShort() {
