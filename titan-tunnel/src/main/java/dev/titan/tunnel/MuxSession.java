@@ -57,7 +57,7 @@ final class MuxSession extends ByteToMessageDecoder {
     private TunnelWindow window; // what the peer may send over all streams
     private final ArrayDeque<MuxStream> waiting = new ArrayDeque<>(); // bulk streams, in turn
     private final ArrayDeque<MuxStream> light = new ArrayDeque<>(); // streams in a short burst: before the bulk ones
-    private final List<MuxStream> windowBlocked = new ArrayList<>();
+    private final ArrayDeque<MuxStream> windowBlocked = new ArrayDeque<>(); // waiting for the tunnel's window, in order
     private final List<MuxStream> batch = new ArrayList<>();
     private boolean inRead;
     private boolean needFlush;
@@ -232,10 +232,9 @@ final class MuxSession extends ByteToMessageDecoder {
         }
         if (id == 0) {
             connectionSendWindow += increment;
-            if (!windowBlocked.isEmpty()) {
-                List<MuxStream> blocked = List.copyOf(windowBlocked);
-                windowBlocked.clear();
-                blocked.forEach(MuxSession::resume);
+            for (MuxStream s; connectionSendWindow > 0 && (s = windowBlocked.poll()) != null; ) { // as many as the window lets go
+                s.windowBlocked = false;
+                resume(s);
             }
             return;
         }
@@ -315,7 +314,8 @@ final class MuxSession extends ByteToMessageDecoder {
 
     /** How much of the tunnel's window {@code s} may use now; when none, it waits for the peer's WINDOW. */
     int sendWindowFor(MuxStream s) {
-        if (connectionSendWindow <= 0 && !windowBlocked.contains(s)) {
+        if (connectionSendWindow <= 0 && !s.windowBlocked) {
+            s.windowBlocked = true;
             windowBlocked.add(s);
         }
         return connectionSendWindow;
@@ -416,7 +416,9 @@ final class MuxSession extends ByteToMessageDecoder {
         if (setup.owned() != null) {
             setup.owned().remove(s);
         }
-        windowBlocked.remove(s);
+        if (s.windowBlocked) {
+            windowBlocked.remove(s);
+        }
         if (ctx.channel().isActive()) {
             if (tellPeer) {
                 writeControl(RESET, 0, s.id, finSent ? NO_ERROR : CANCEL);

@@ -65,6 +65,7 @@ final class MuxStream extends AbstractChannel {
     // outbound
     int sendWindow;
     boolean waitingTurn; // in the session's queue of streams waiting for the tunnel
+    boolean windowBlocked; // in the session's queue of streams waiting for the tunnel's window
     private int burst; // bytes sent since the stream last had nothing queued
     private boolean outputEnded; // END_OF_OUTPUT, or a head that ends the output, written (maybe still queued)
     private boolean finSent;
