@@ -73,13 +73,7 @@ class TransportTest {
         Transport transport = Transport.create(kind, 1);
         try {
             java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
-            ServerBootstrap b = transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
-                    accepted.add(ctx.channel());
-                }
-            });
-            Channel server = transport.deferAccept(transport.keepAliveAccepted(b))
+            Channel server = transport.deferAccept(transport.keepAliveAccepted(collecting(transport, accepted)))
                     .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
             try (java.net.Socket client = new java.net.Socket()) {
                 client.connect(((ServerSocketChannel) server).localAddress(), 2_000);
@@ -111,12 +105,7 @@ class TransportTest {
         Transport transport = Transport.create(kind, 1);
         try {
             java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
-            Channel server = transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
-                    accepted.add(ctx.channel());
-                }
-            }).bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+            Channel server = collecting(transport, accepted).bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
             try (java.net.Socket client = new java.net.Socket()) {
                 client.connect(((ServerSocketChannel) server).localAddress(), 2_000);
                 Channel ch = accepted.poll(5, TimeUnit.SECONDS);
@@ -135,6 +124,16 @@ class TransportTest {
         } finally {
             transport.close();
         }
+    }
+
+    /** A server bootstrap of {@code transport} that adds every connection it accepts to {@code accepted}. */
+    private static ServerBootstrap collecting(Transport transport, java.util.concurrent.BlockingQueue<Channel> accepted) {
+        return transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
+                accepted.add(ctx.channel());
+            }
+        });
     }
 
     private static boolean unavailable(Transport.Kind kind) {
