@@ -73,6 +73,7 @@ final class MuxStream extends AbstractChannel {
     private boolean closing;
     // inbound
     int recvWindow; // what the peer may still send on this stream
+    private int recvSize; // the window granted the peer for this stream: recvWindow plus what is in flight or waits here
     private int unacked; // delivered bytes not yet granted back
     private final ArrayDeque<Object> inbound = new ArrayDeque<>(4);
     private int parked; // the first bytes of inbound, granted back to the tunnel while they wait
@@ -92,6 +93,7 @@ final class MuxStream extends AbstractChannel {
         this.id = id;
         this.sendWindow = sendWindow;
         this.recvWindow = recvWindow;
+        this.recvSize = recvWindow;
         attr(Relay.END_OF_OUTPUT_SUPPORTED).set(Boolean.TRUE);
         config.setWriteBufferWaterMark(RelayOptions.WATER_MARK); // as much in flight towards the tunnel as towards a socket
     }
@@ -192,15 +194,28 @@ final class MuxStream extends AbstractChannel {
         pipeline().fireChannelRead(msg);
     }
 
-    /** Grants back what was delivered once it reaches half the window. */
-    int takeUnacked(int threshold) {
-        if (unacked < threshold) {
+    /**
+     * What to grant the peer for this stream now (0: nothing yet): what was delivered, once it
+     * reaches half the window, and whatever the window grows by to reach {@code size} (the window
+     * never shrinks).
+     */
+    int takeUnacked(int size) {
+        if (unacked < recvSize / 2 && size <= recvSize) {
             return 0;
         }
         int n = unacked;
         unacked = 0;
+        if (size > recvSize) {
+            n += size - recvSize;
+            recvSize = size;
+        }
         recvWindow += n;
         return n;
+    }
+
+    /** The window granted the peer for this stream. */
+    int recvSize() {
+        return recvSize;
     }
 
     /** The end of the tunnel read that delivered to this stream. */

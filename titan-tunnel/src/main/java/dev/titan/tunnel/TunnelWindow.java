@@ -22,7 +22,8 @@ import java.util.function.LongSupplier;
  * the path from the kernel); one too long only makes it try more often, since a doubling that does
  * not pay goes back. A period lasts at least four round trips and {@value #MIN_PERIOD_NANOS} ns.
  * Where the transport does not tell the kernel's round trip (NIO), the window goes to {@code max}
- * after the first period.
+ * after the first period. A stream's window grows with the tunnel's ({@link MuxSession}): with its
+ * own 1 MiB alone, one stream would carry at most 1 MiB per round trip however large this grew.
  *
  * <p><b>Stalled streams do not hold the tunnel.</b> Bytes that wait in a stream whose reader has
  * paused (its user not reading) are granted back at once, up to {@code max} over all such streams,
