@@ -29,9 +29,9 @@ import org.slf4j.LoggerFactory;
  * exchanged in the handshake; the tunnel's then sized by {@link TunnelWindow}, and a stream's grows
  * with it, so that one stream alone can fill a long path); a sender never has more in flight, so a
  * stalled stream holds at most its window in the receiver's memory. A frame that breaks these
- * rules is a {@link ProtocolException} that closes this tunnel only. The session also keeps the tunnel alive: a PING every interval, whose
- * round trip it reports, and the tunnel closes when none is answered within the timeout (a peer
- * that vanished without a FIN).
+ * rules is a {@link ProtocolException} that closes this tunnel only. The session also keeps the
+ * tunnel alive: a PING every interval, whose round trip it reports, and the tunnel closes when none
+ * is answered within the timeout (a peer that vanished without a FIN).
  */
 final class MuxSession extends ByteToMessageDecoder {
     private static final Logger log = LoggerFactory.getLogger(MuxSession.class);
@@ -286,7 +286,7 @@ final class MuxSession extends ByteToMessageDecoder {
      */
     void consumed(MuxStream s, int n, int parked) {
         if (s != null) {
-            int grant = s.takeUnacked(Math.max(setup.ours().stream(), window.size())); // a stream may use what the tunnel allows // a stream may use what the tunnel allows
+            int grant = s.takeUnacked(Math.max(setup.ours().stream(), window.size())); // a stream may use what the tunnel allows
             if (grant > 0) {
                 writeControl(WINDOW, 0, s.id, grant);
             }
