@@ -4,6 +4,12 @@
 # The JVM options Titan runs with, unless TITAN_JAVA_OPTS says otherwise.
 TITAN_DEFAULT_JAVA_OPTS="-XX:+UseParallelGC -Xss512k"
 
+# titan_jar_stale ROOT JAR: succeeds when JAR is missing or older than a pom or a main source file
+# of the checkout at ROOT (then it needs ./mvnw install).
+titan_jar_stale() {
+  [ ! -f "$2" ] || [ -n "$(find "$1/pom.xml" "$1"/titan-*/pom.xml "$1"/titan-*/src/main -newer "$2" -type f 2>/dev/null | head -n 1)" ]
+}
+
 # titan_run_jar JAR: sets TITAN_RUN_JAR to a private copy of JAR named by its content, in
 # titan-app/target/run beside it. A later build rewrites JAR in place, which would break a Titan
 # still running from it (classes it has not loaded yet would vanish); the copy is never rewritten.

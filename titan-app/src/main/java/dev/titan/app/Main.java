@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
 @Command(name = "titan",
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
-        description = "Titan: L4 forwarder over scored endpoints, and a reverse tunnel (server and client); the L7 gateway and the overlay come later.",
+        description = "Titan: L4 forwarder over scored endpoints, a reverse tunnel (server and client), and an IP overlay (PoP and edge); the L7 gateway comes later.",
         subcommands = {RunCommand.class, CheckCommand.class, StatusCommand.class, DemoCommand.class, ServerCommand.class,
                 ClientCommand.class, PopCommand.class, EdgeCommand.class, AotTrainingCommand.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n",
