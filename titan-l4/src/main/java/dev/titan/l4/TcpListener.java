@@ -74,7 +74,8 @@ public final class TcpListener implements ListenerHandle {
     @Override
     public void start() {
         ListenerConfig c = config;
-        ServerBootstrap b = RelayOptions.acceptedChildren(transport.serverBootstrap())
+        ServerBootstrap b = RelayOptions.acceptedChildren(transport.listenerBootstrap(c.tcpNoDelay(), c.tcpKeepAlive(),
+                        ingresses.clientSpeaksFirst(c)))
                 .option(ChannelOption.SO_BACKLOG, c.backlog())
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
@@ -82,16 +83,6 @@ public final class TcpListener implements ListenerHandle {
                         ch.pipeline().addLast("accept", accept);
                     }
                 });
-        // each child option is a setsockopt per accepted connection: set only what differs from the socket's default
-        if (!c.tcpNoDelay()) {
-            b.childOption(ChannelOption.TCP_NODELAY, false); // Netty turns it on for every channel
-        }
-        if (c.tcpKeepAlive()) {
-            transport.keepAliveAccepted(b);
-        }
-        if (ingresses.clientSpeaksFirst(c)) {
-            transport.deferAccept(b);
-        }
         if (c.reusePort()) {
             switch (transport.kind()) {
                 case EPOLL -> b.option(EpollChannelOption.SO_REUSEPORT, true);

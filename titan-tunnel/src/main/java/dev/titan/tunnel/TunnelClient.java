@@ -51,6 +51,7 @@ public final class TunnelClient implements AutoCloseable {
     private final TunnelClientConfig config;
     private final Transport transport;
     private final TcpConnector connector;
+    private final TcpConnector tunnelConnector;
     private final Map<String, TunnelClientConfig.LocalService> services;
     private final List<Server> servers;
     private final TunnelClientConfig.Tls tls;
@@ -76,6 +77,7 @@ public final class TunnelClient implements AutoCloseable {
         this.config = config;
         this.transport = transport;
         this.connector = new TcpConnector(transport, true, true);
+        this.tunnelConnector = connector.withKernelRtt(); // the tunnel's window reads its kernel round trip
         this.services = config.services().stream()
                 .collect(Collectors.toUnmodifiableMap(TunnelClientConfig.LocalService::name, Function.identity()));
         this.servers = servers(config.servers());
@@ -269,7 +271,7 @@ public final class TunnelClient implements AutoCloseable {
                 return;
             }
             TunnelEndpoint endpoint = servers.get(server).ways.get(way);
-            ChannelFuture f = connector.connect(endpoint.address(), transport.group().next(), config.dialTimeout());
+            ChannelFuture f = tunnelConnector.connect(endpoint.address(), transport.group().next(), config.dialTimeout());
             f.addListener(done -> {
                 if (!done.isSuccess()) {
                     log.debug("tunnel {}: cannot reach {}: {}", index, endpoint, done.cause().toString());

@@ -4,12 +4,13 @@ import dev.titan.core.cluster.Endpoint;
 import dev.titan.core.route.DestinationRequest;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelConfig;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
-import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.channels.UnresolvedAddressException;
@@ -18,16 +19,29 @@ import java.time.Duration;
 /**
  * Dials TCP connections to endpoints with the options every Titan relay expects ({@link
  * RelayOptions}, auto-read off: the relay reads on demand), TCP_NODELAY and keepalive as configured.
+ * Its channels are {@link Transport#newSocketChannel}'s for relayed connections, or with {@link
+ * #withKernelRtt} ones whose kernel round trip can be read (a tunnel's).
  */
 public final class TcpConnector implements Connector {
     private final Transport transport;
     private final boolean noDelay;
     private final boolean keepAlive;
+    private final boolean kernelRtt;
 
     public TcpConnector(Transport transport, boolean noDelay, boolean keepAlive) {
+        this(transport, noDelay, keepAlive, false);
+    }
+
+    private TcpConnector(Transport transport, boolean noDelay, boolean keepAlive, boolean kernelRtt) {
         this.transport = transport;
         this.noDelay = noDelay;
         this.keepAlive = keepAlive;
+        this.kernelRtt = kernelRtt;
+    }
+
+    /** The same connector for connections whose kernel round trip is read ({@link Transport#tcpRttNanos}). */
+    public TcpConnector withKernelRtt() {
+        return new TcpConnector(transport, noDelay, keepAlive, true);
     }
 
     public Transport transport() {
@@ -59,16 +73,16 @@ public final class TcpConnector implements Connector {
      * factory, no option map, no resolver lookup per connection.
      */
     public ChannelFuture connect(InetSocketAddress address, EventLoop loop, Duration timeout) {
-        SocketChannel ch = transport.newSocketChannel(address);
+        DuplexChannel ch = transport.newSocketChannel(address, kernelRtt);
         ChannelConfig c = ch.config();
         RelayOptions.apply(c);
         c.setAutoRead(false);
         c.setConnectTimeoutMillis((int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis())));
-        if (!noDelay) { // Netty turns TCP_NODELAY on when it creates the channel
-            ch.config().setTcpNoDelay(false);
+        if (noDelay != Boolean.TRUE.equals(c.getOption(ChannelOption.TCP_NODELAY))) { // Netty's channels start with it on, Titan's off
+            c.setOption(ChannelOption.TCP_NODELAY, noDelay);
         }
         if (keepAlive) {
-            ch.config().setKeepAlive(true);
+            c.setOption(ChannelOption.SO_KEEPALIVE, true);
         }
         // the promise names its loop: callers on other threads may add listeners before the channel is registered
         ChannelPromise promise = new DefaultChannelPromise(ch, loop);

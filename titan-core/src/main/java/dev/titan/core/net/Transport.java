@@ -145,13 +145,16 @@ public final class Transport implements AutoCloseable {
     /**
      * A new unregistered TCP channel whose socket has the family of {@code target}: an IPv4 socket
      * for an IPv4 address (Netty's default is a dual-stack IPv6 socket, which costs more per connect).
-     * On io_uring it is always that dual-stack socket: Netty's io_uring channel takes no family.
+     * On io_uring it is Titan's {@link UringTcpChannel}, which makes three system calls fewer per
+     * connection than Netty's and arms no polls, unless {@code kernelRtt}: then Netty's, whose
+     * TCP_INFO gives {@link #tcpRttNanos} (a tunnel's connection wants it; a relayed one does not),
+     * on a dual-stack socket (Netty's io_uring channel takes no family).
      */
-    public SocketChannel newSocketChannel(InetSocketAddress target) {
+    public DuplexChannel newSocketChannel(InetSocketAddress target, boolean kernelRtt) {
         SocketProtocolFamily family = target.getAddress() instanceof Inet6Address ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET;
         return switch (kind) {
             case EPOLL -> new EpollSocketChannel(family);
-            case IO_URING -> new IoUringSocketChannel();
+            case IO_URING -> kernelRtt || target.isUnresolved() ? new IoUringSocketChannel() : new UringTcpChannel(target);
             case NIO -> new NioSocketChannel(SelectorProvider.provider(), family);
         };
     }
@@ -210,38 +213,56 @@ public final class Transport implements AutoCloseable {
     }
 
     /**
-     * Turns SO_KEEPALIVE on for every connection {@code b} accepts. On the native transports it is
-     * set once on the listening socket, whose accepted sockets inherit it (Linux copies the socket's
-     * flags to each connection it accepts): one system call per connection fewer than Netty's child
-     * option, which sets it on each accepted socket. NIO's listening channel takes no SO_KEEPALIVE,
-     * so there it stays a child option. On the native transports this takes the bootstrap's
-     * {@code handler} (the listening channel's; a listener sets none).
+     * A server bootstrap for a listener whose connections are relayed: on io_uring Titan's {@link
+     * UringTcpServerChannel} (its connections are {@link UringTcpChannel}s, with three system calls
+     * fewer each than Netty's), elsewhere {@link #serverBootstrap}'s. The connections' TCP_NODELAY
+     * and SO_KEEPALIVE are set once on the listening socket where the transport allows, as Linux
+     * copies a listener's flags to each connection it accepts (Netty sets them on each accepted
+     * socket: a system call per connection each). {@code deferAccept}: for listeners whose clients
+     * speak first, the kernel hands over a connection only once its first bytes have arrived
+     * (TCP_DEFER_ACCEPT, as HAProxy's {@code defer-accept} and nginx's {@code deferred}), so that the
+     * accept and the first read come in one wake-up instead of two; a client that sends nothing is
+     * handed over after about a second anyway, and its listener's timeouts then apply. Not offered
+     * by NIO.
      */
-    public ServerBootstrap keepAliveAccepted(ServerBootstrap b) {
-        if (kind == Kind.NIO) {
-            return b.childOption(ChannelOption.SO_KEEPALIVE, true);
+    public ServerBootstrap listenerBootstrap(boolean noDelay, boolean keepAlive, boolean deferAccept) {
+        if (kind == Kind.IO_URING) {
+            ServerBootstrap b = new ServerBootstrap()
+                    .group(group)
+                    .channelFactory(UringTcpServerChannel::new)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .option(ChannelOption.TCP_NODELAY, noDelay)
+                    .option(ChannelOption.SO_KEEPALIVE, keepAlive);
+            return deferAccept ? b.option(IoUringChannelOption.TCP_DEFER_ACCEPT, 1) : b;
         }
-        return b.handler(new ChannelInitializer<ServerChannel>() { // runs when registered: before the bind, before any accept
+        ServerBootstrap b = serverBootstrap();
+        if (!noDelay) {
+            b.childOption(ChannelOption.TCP_NODELAY, false); // Netty turns it on for every channel
+        }
+        if (keepAlive) {
+            keepAliveAccepted(b);
+        }
+        if (deferAccept && kind == Kind.EPOLL) {
+            b.option(EpollChannelOption.TCP_DEFER_ACCEPT, 1);
+        }
+        return b;
+    }
+
+    /**
+     * SO_KEEPALIVE for every connection {@code b} accepts: on epoll set once on the listening
+     * socket; NIO's listening channel takes no SO_KEEPALIVE, so there it stays a child option.
+     */
+    private void keepAliveAccepted(ServerBootstrap b) {
+        if (kind == Kind.NIO) {
+            b.childOption(ChannelOption.SO_KEEPALIVE, true);
+            return;
+        }
+        b.handler(new ChannelInitializer<ServerChannel>() { // runs when registered: before the bind, before any accept
             @Override
             protected void initChannel(ServerChannel ch) throws IOException {
                 ((Socket) ((UnixChannel) ch).fd()).setKeepAlive(true);
             }
         });
-    }
-
-    /**
-     * For listeners whose clients speak first: the kernel hands over a connection only once its
-     * first bytes have arrived (TCP_DEFER_ACCEPT, as HAProxy's {@code defer-accept} and nginx's
-     * {@code deferred}), so that the accept and the first read come in one wake-up instead of two. A
-     * client that sends nothing is handed over after about a second anyway, and its listener's
-     * timeouts then apply. Not offered by NIO.
-     */
-    public ServerBootstrap deferAccept(ServerBootstrap b) {
-        return switch (kind) {
-            case EPOLL -> b.option(EpollChannelOption.TCP_DEFER_ACCEPT, 1);
-            case IO_URING -> b.option(IoUringChannelOption.TCP_DEFER_ACCEPT, 1);
-            case NIO -> b;
-        };
     }
 
     static final int ACCEPTS_PER_WAKEUP = 64;

@@ -35,7 +35,7 @@ class TransportTest {
         EventLoop second = (EventLoop) loops.next();
         Channel server = transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter())
                 .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
-        Channel socket = transport.newSocketChannel(new InetSocketAddress("127.0.0.1", 0));
+        Channel socket = transport.newSocketChannel(new InetSocketAddress("127.0.0.1", 0), false);
         socket.pipeline().addLast(new ChannelInboundHandlerAdapter());
         second.register(socket).syncUninterruptibly();
         socket.connect(((ServerSocketChannel) server).localAddress()).syncUninterruptibly();
@@ -60,36 +60,51 @@ class TransportTest {
     }
 
     /**
-     * Keep-alive set once on the listening socket reaches every accepted connection (the kernel
-     * copies it), and a listener for clients that speak first hands a connection over only once its
-     * first bytes arrived, on the transports that offer TCP_DEFER_ACCEPT (epoll and io_uring).
+     * A relay listener's flags reach every accepted connection (set once on the listening socket
+     * where the kernel copies them, as read back from the accepted socket), and a listener for
+     * clients that speak first hands a connection over only once its first bytes arrived, on the
+     * transports that offer TCP_DEFER_ACCEPT (epoll and io_uring).
      */
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
-    void acceptedConnectionsInheritKeepAliveAndADeferringListenerWaitsForTheFirstBytes(Transport.Kind kind) throws Exception {
+    void acceptedConnectionsTakeTheListenersFlagsAndADeferringListenerWaitsForTheFirstBytes(Transport.Kind kind) throws Exception {
         if (unavailable(kind)) {
             return;
         }
         Transport transport = Transport.create(kind, 1);
         try {
-            java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
-            Channel server = transport.deferAccept(transport.keepAliveAccepted(collecting(transport, accepted)))
-                    .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
-            try (java.net.Socket client = new java.net.Socket()) {
-                client.connect(((ServerSocketChannel) server).localAddress(), 2_000);
-                if (kind != Transport.Kind.NIO) {
-                    assertThat(accepted.poll(300, TimeUnit.MILLISECONDS)).as("a silent client is not handed over yet").isNull();
+            for (boolean noDelay : new boolean[] {true, false}) {
+                java.util.concurrent.BlockingQueue<Channel> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+                Channel server = collecting(transport.listenerBootstrap(noDelay, true, true), accepted)
+                        .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+                try (java.net.Socket client = new java.net.Socket()) {
+                    client.connect(server.localAddress(), 2_000);
+                    if (kind != Transport.Kind.NIO) {
+                        assertThat(accepted.poll(300, TimeUnit.MILLISECONDS)).as("a silent client is not handed over yet").isNull();
+                    }
+                    client.getOutputStream().write('x');
+                    Channel ch = accepted.poll(5, TimeUnit.SECONDS);
+                    assertThat(ch).as("handed over with its first bytes").isNotNull();
+                    assertThat(kernelFlag(ch, java.net.StandardSocketOptions.SO_KEEPALIVE)).as("SO_KEEPALIVE of the accepted socket").isTrue();
+                    assertThat(kernelFlag(ch, java.net.StandardSocketOptions.TCP_NODELAY)).as("TCP_NODELAY of the accepted socket").isEqualTo(noDelay);
+                    assertThat(ch.remoteAddress()).isEqualTo(client.getLocalSocketAddress());
+                    ch.close().syncUninterruptibly();
+                } finally {
+                    server.close().syncUninterruptibly();
                 }
-                client.getOutputStream().write('x');
-                Channel ch = accepted.poll(5, TimeUnit.SECONDS);
-                assertThat(ch).as("handed over with its first bytes").isNotNull();
-                assertThat(((io.netty.channel.socket.SocketChannel) ch).config().isKeepAlive()).as("SO_KEEPALIVE of the accepted socket").isTrue();
-            } finally {
-                server.close().syncUninterruptibly();
             }
         } finally {
             transport.close();
         }
+    }
+
+    /** The kernel's value of {@code option} on {@code ch}'s socket (NIO: as its config reads it, from the socket too). */
+    private static boolean kernelFlag(Channel ch, java.net.SocketOption<Boolean> option) throws java.io.IOException {
+        if (ch instanceof io.netty.channel.unix.UnixChannel u && u.fd() instanceof io.netty.channel.unix.Socket s) {
+            return option == java.net.StandardSocketOptions.SO_KEEPALIVE ? s.isKeepAlive() : s.isTcpNoDelay();
+        }
+        io.netty.channel.socket.SocketChannelConfig c = ((io.netty.channel.socket.SocketChannel) ch).config();
+        return option == java.net.StandardSocketOptions.SO_KEEPALIVE ? c.isKeepAlive() : c.isTcpNoDelay();
     }
 
     /**
@@ -128,7 +143,11 @@ class TransportTest {
 
     /** A server bootstrap of {@code transport} that adds every connection it accepts to {@code accepted}. */
     private static ServerBootstrap collecting(Transport transport, java.util.concurrent.BlockingQueue<Channel> accepted) {
-        return transport.serverBootstrap().childHandler(new ChannelInboundHandlerAdapter() {
+        return collecting(transport.serverBootstrap(), accepted);
+    }
+
+    private static ServerBootstrap collecting(ServerBootstrap b, java.util.concurrent.BlockingQueue<Channel> accepted) {
+        return b.childHandler(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
                 accepted.add(ctx.channel());
