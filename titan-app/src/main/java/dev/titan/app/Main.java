@@ -52,12 +52,12 @@ public final class Main implements Runnable {
         }
     }
 
-    /** The configuration loader with every section the app's modules own (the tunnel's). */
-    /** The modules of a Titan process: the forwarder's listeners and the reverse tunnel (fresh instances: they hold what they run). */
+    /** The modules of a Titan process: the forwarder's listeners, the reverse tunnel and the overlay (fresh instances: they hold what they run). */
     static Modules modules() {
         return Modules.of(new L4Module(), new TunnelModule(), new OverlayModule());
     }
 
+    /** The configuration loader with every section the app's modules own. */
     static ConfigLoader configLoader() {
         return modules().configLoader();
     }

@@ -19,9 +19,9 @@ import java.net.SocketAddress;
  * io_uring listener makes five system calls for each connection it accepts (two getsockname to
  * learn the family, one for the local address, a getpeername, and TCP_NODELAY) and arms two polls
  * on it; this one makes one when the connection is made a channel (the family, which Netty's
- * socket asks for) and a getpeername when the remote address is first asked for. Accepted
- * sockets take TCP_NODELAY and SO_KEEPALIVE from this socket, as Linux copies a listener's flags
- * to its connections.
+ * socket asks for) and a getpeername when the remote address is first asked for, and gives the
+ * connection its own address when bound to one. Accepted sockets take TCP_NODELAY and
+ * SO_KEEPALIVE from this socket, as Linux copies a listener's flags to its connections.
  *
  * <p>The socket is made at the bind, of the bound address's family (an IPv4 listener gets an IPv4
  * socket); options set before apply then. Connections are accepted by one multishot accept in the
