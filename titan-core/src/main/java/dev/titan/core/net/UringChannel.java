@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelMetadata;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.uring.IoUringIoHandle;
 
@@ -33,12 +34,19 @@ abstract class UringChannel extends AbstractChannel {
 
     @Override
     protected final boolean isCompatible(EventLoop loop) {
-        return UringSocket.compatible(loop);
+        return loop instanceof IoEventLoop io && io.isCompatible(IoUringIoHandle.class);
     }
 
     @Override
     protected final void doRegister(ChannelPromise promise) {
-        UringSocket.register(eventLoop(), handle(), promise, r -> registration = r);
+        ((IoEventLoop) eventLoop()).register(handle()).addListener(f -> {
+            if (f.isSuccess()) {
+                registration = (IoRegistration) f.getNow();
+                promise.setSuccess();
+            } else {
+                promise.setFailure(f.cause());
+            }
+        });
     }
 
     @Override

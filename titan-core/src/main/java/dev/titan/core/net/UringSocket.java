@@ -2,15 +2,11 @@ package dev.titan.core.net;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.channel.ChannelPromise;
-import io.netty.channel.EventLoop;
-import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.unix.Buffer;
 import io.netty.channel.unix.Errors;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
-import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringIoOps;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -19,7 +15,6 @@ import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.util.function.Consumer;
 
 /**
  * The socket of Titan's io_uring channels ({@link UringTcpChannel}, {@link UringTcpServerChannel}):
@@ -72,23 +67,6 @@ final class UringSocket extends Socket {
         } else {
             submit(ring, OP_CLOSE, (short) 0, 0L, 0L, 0, 0);
         }
-    }
-
-    /** True if {@code loop} can carry these channels (an io_uring loop). */
-    static boolean compatible(EventLoop loop) {
-        return loop instanceof IoEventLoop io && io.isCompatible(IoUringIoHandle.class);
-    }
-
-    /** Registers {@code handle} with {@code loop}; {@code registered} gets the registration before the promise succeeds. */
-    static void register(EventLoop loop, IoUringIoHandle handle, ChannelPromise promise, Consumer<IoRegistration> registered) {
-        ((IoEventLoop) loop).register(handle).addListener(f -> {
-            if (f.isSuccess()) {
-                registered.accept((IoRegistration) f.getNow());
-                promise.setSuccess();
-            } else {
-                promise.setFailure(f.cause());
-            }
-        });
     }
 
     /** {@code target} as a struct sockaddr_in or sockaddr_in6, in a direct buffer of that size. */

@@ -48,6 +48,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class UringTcpChannel extends UringDuplexChannel {
     private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int IOV_MAX = 1024;
     /** Most bytes one writev takes; Netty's limit for the same call. */
     private static final long MAX_WRITEV_BYTES = Integer.MAX_VALUE;
 
@@ -63,6 +64,7 @@ final class UringTcpChannel extends UringDuplexChannel {
     /** Inside {@link #readDone}: a read asked for by a handler is submitted at its end. */
     private boolean inReadDone;
     private long writeId;
+    /** The iovecs of the writev in flight, if one is. */
     private ByteBuf iovMemory;
     private long connectId;
     private ByteBuf connectAddress;
@@ -309,10 +311,10 @@ final class UringTcpChannel extends UringDuplexChannel {
                 writeId = submit(UringSocket.OP_SEND, 0L, UringSocket.address(buf, buf.readerIndex(), length), length, MSG_NOSIGNAL);
                 return;
             }
-            if (iovMemory == null) {
-                iovMemory = alloc().directBuffer(IovArray.IOV_SIZE * 1024); // IOV_MAX entries
-            }
-            IovArray iov = new IovArray(iovMemory.clear());
+            // the iovecs live until the writev completes; sized for the flushed buffers (IOV_MAX at most:
+            // a writev takes what fits, the next one the rest)
+            iovMemory = alloc().directBuffer(IovArray.IOV_SIZE * Math.min(in.size(), IOV_MAX));
+            IovArray iov = new IovArray(iovMemory);
             iov.maxBytes(MAX_WRITEV_BYTES);
             try {
                 in.forEachFlushedMessage(iov);
@@ -325,6 +327,10 @@ final class UringTcpChannel extends UringDuplexChannel {
     }
 
     private void writeDone(int res) {
+        if (iovMemory != null) {
+            iovMemory.release();
+            iovMemory = null;
+        }
         ChannelOutboundBuffer in = unsafe().outboundBuffer();
         if (res > 0 && in != null) {
             // the send counts as in flight until its bytes are off the buffer: a close that a written
@@ -379,10 +385,6 @@ final class UringTcpChannel extends UringDuplexChannel {
         }
         if (connectTimeout != null) {
             connectTimeout.cancel(false);
-        }
-        if (iovMemory != null) {
-            iovMemory.release();
-            iovMemory = null;
         }
         if (registration != null) {
             cancel(readId); // its completion frees the buffer
